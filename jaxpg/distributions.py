@@ -1,0 +1,161 @@
+"""Action distributions for policy-gradient methods.
+
+Each distribution is a `NamedTuple` of arrays, so it is a pytree: it can be returned from a
+jitted function, vmapped over, and differentiated through. All methods are pure.
+
+`kl` is the analytic KL divergence KL(self || other); with `self` the (stop-gradient) old
+policy it is the trust-region constraint of TRPO (Schulman et al., 2015), whose Hessian at the
+old parameters is the Fisher information matrix of the natural policy gradient (Kakade, 2002).
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> dist = Categorical(logits=jnp.zeros((8, 4)))
+    >>> dist.sample(jax.random.key(0)).shape
+    (8,)
+    >>> bool(jnp.allclose(dist.entropy(), jnp.log(4.0)))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class Categorical(NamedTuple):
+    """A categorical distribution over `A` actions, batched over leading dimensions.
+
+    Attributes:
+        logits: `[..., A]` unnormalised log-probabilities. `-inf` masks an action out.
+    """
+
+    logits: jax.Array
+
+    def log_probs(self) -> jax.Array:
+        """Returns the normalised log-probabilities of every action, `[..., A]`."""
+        return jax.nn.log_softmax(self.logits, axis=-1)
+
+    def probs(self) -> jax.Array:
+        """Returns the probabilities of every action, `[..., A]`."""
+        return jax.nn.softmax(self.logits, axis=-1)
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        """Draws one action per batch element.
+
+        Args:
+            key: a PRNG key.
+
+        Returns:
+            `[...]` int32 actions in `[0, A)`.
+        """
+        return jax.random.categorical(key, self.logits, axis=-1).astype(jnp.int32)
+
+    def mode(self) -> jax.Array:
+        """Returns the most probable action, `[...]` int32."""
+        return jnp.argmax(self.logits, axis=-1).astype(jnp.int32)
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log-probability of `action`.
+
+        Args:
+            action: `[...]` integer actions.
+
+        Returns:
+            `[...]` log-probabilities.
+        """
+        log_probs = self.log_probs()
+        action = jnp.asarray(action, jnp.int32)[..., None]
+        return jnp.take_along_axis(log_probs, action, axis=-1)[..., 0]
+
+    def entropy(self) -> jax.Array:
+        """Returns the entropy `-sum_a p(a) log p(a)`, `[...]`."""
+        log_probs = self.log_probs()
+        probs = jnp.exp(log_probs)
+        # A masked action has p = 0 and log p = -inf; its term is 0, not 0 * -inf = nan.
+        return -jnp.sum(probs * jnp.where(probs > 0, log_probs, 0.0), axis=-1)
+
+    def kl(self, other: Categorical) -> jax.Array:
+        """KL divergence `KL(self || other) = sum_a p(a) (log p(a) - log q(a))`.
+
+        Args:
+            other: a `Categorical` whose logits broadcast against `self.logits`.
+
+        Returns:
+            `[...]` non-negative divergences.
+        """
+        log_p = self.log_probs()
+        log_q = other.log_probs()
+        probs = jnp.exp(log_p)
+        return jnp.sum(probs * jnp.where(probs > 0, log_p - log_q, 0.0), axis=-1)
+
+
+class DiagGaussian(NamedTuple):
+    """A Gaussian with diagonal covariance over `D`-dimensional actions.
+
+    Attributes:
+        mean: `[..., D]` means.
+        log_std: log standard deviations, broadcastable to `mean`; a state-independent
+            log-std is a parameter vector of shape `[D]`.
+    """
+
+    mean: jax.Array
+    log_std: jax.Array
+
+    def _log_std(self) -> jax.Array:
+        """Returns the log-std broadcast to the shape of the mean."""
+        return jnp.broadcast_to(self.log_std, jnp.shape(self.mean))
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        """Draws one action per batch element.
+
+        Args:
+            key: a PRNG key.
+
+        Returns:
+            `[..., D]` actions.
+        """
+        noise = jax.random.normal(key, jnp.shape(self.mean), jnp.result_type(self.mean))
+        return self.mean + jnp.exp(self._log_std()) * noise
+
+    def mode(self) -> jax.Array:
+        """Returns the mean, `[..., D]`."""
+        return self.mean
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log-density of `action`, summed over the action dimensions.
+
+        Args:
+            action: `[..., D]` actions.
+
+        Returns:
+            `[...]` log-densities.
+        """
+        log_std = self._log_std()
+        z = (action - self.mean) * jnp.exp(-log_std)
+        return jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
+
+    def entropy(self) -> jax.Array:
+        """Returns the differential entropy `sum_d log std_d + 0.5 log(2 pi e)`, `[...]`."""
+        return jnp.sum(self._log_std() + 0.5 * (_LOG_2PI + 1.0), axis=-1)
+
+    def kl(self, other: DiagGaussian) -> jax.Array:
+        """KL divergence `KL(self || other)`, summed over the action dimensions.
+
+        Args:
+            other: a `DiagGaussian` whose parameters broadcast against `self`'s.
+
+        Returns:
+            `[...]` non-negative divergences.
+        """
+        log_std_p = self._log_std()
+        log_std_q = other._log_std()
+        # Ratios are formed in log space so that a tiny std does not overflow a variance.
+        variance_ratio = jnp.exp(2.0 * (log_std_p - log_std_q))
+        scaled_mean_diff = (self.mean - other.mean) * jnp.exp(-log_std_q)
+        per_dim = log_std_q - log_std_p + 0.5 * (variance_ratio + jnp.square(scaled_mean_diff) - 1.0)
+        return jnp.sum(per_dim, axis=-1)
