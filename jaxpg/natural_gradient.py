@@ -305,34 +305,39 @@ def trust_region_step(
 
     curved = (shs > _MIN_CURVATURE * _tree_vdot(direction, direction)) & jnp.isfinite(shs)
     valid = _tree_all_finite(grad) & _tree_all_finite(direction) & curved
-    # Both branches of every `where` below are finite, so no NaN leaks into values or gradients.
+    # A placeholder divisor where the step is invalid keeps beta finite: no NaN or inf can reach
+    # the parameters, even through the branch that `where` discards.
     beta = jnp.sqrt(2.0 * jnp.maximum(max_constraint, 0.0) / jnp.where(valid, shs, 1.0))
     beta = jnp.where(valid & jnp.isfinite(beta), beta, 0.0)
     valid = valid & _tree_all_finite(jax.tree.map(lambda d: beta * d, direction))
 
     def evaluate(step_size):
         candidate = _tree_add_scaled(params, step_size, direction)
-        return objective_fn(candidate), constraint_fn(candidate)
+        return candidate, objective_fn(candidate), constraint_fn(candidate)
 
     if line_search:
 
         def cond(carry):
-            backtracks, accepted, _, _ = carry
+            backtracks, accepted, *_ = carry
             return valid & ~accepted & (backtracks < max_backtracks)
 
         def body(carry):
-            backtracks, _, _, _ = carry
+            backtracks, *_ = carry
             step_size = beta * jnp.power(backtrack_ratio, backtracks.astype(beta.dtype))
-            new_loss, new_constraint = evaluate(step_size)
+            candidate, new_loss, new_constraint = evaluate(step_size)
             accepted = (
                 jnp.isfinite(new_loss)
                 & jnp.isfinite(new_constraint)
                 & (new_constraint <= max_constraint)
                 & (new_loss < loss)
             )
+            # The accepted candidate is carried out of the loop rather than recomputed, so the
+            # returned parameters are exactly those whose constraint was measured.
             return (
                 backtracks + jnp.where(accepted, 0, 1).astype(jnp.int32),
                 accepted,
+                step_size,
+                candidate,
                 new_loss,
                 new_constraint,
             )
@@ -340,20 +345,23 @@ def trust_region_step(
         init = (
             jnp.zeros((), jnp.int32),
             jnp.array(False),
+            jnp.zeros_like(beta),
+            params,
             jnp.zeros_like(loss),
             jnp.zeros_like(constraint_at_params),
         )
-        num_backtracks, success, new_loss, new_constraint = jax.lax.while_loop(cond, body, init)
-        tried_step_size = beta * jnp.power(backtrack_ratio, num_backtracks.astype(beta.dtype))
+        num_backtracks, success, tried_step_size, candidate, new_loss, new_constraint = (
+            jax.lax.while_loop(cond, body, init)
+        )
         tried_step_size = jnp.where(success, tried_step_size, beta)
     else:
-        new_loss, new_constraint = evaluate(beta)
+        candidate, new_loss, new_constraint = evaluate(beta)
         success = valid & jnp.isfinite(new_loss) & jnp.isfinite(new_constraint)
         num_backtracks = jnp.zeros((), jnp.int32)
         tried_step_size = beta
 
     step_size = jnp.where(success, tried_step_size, 0.0)
-    new_params = _tree_select(success, _tree_add_scaled(params, step_size, direction), params)
+    new_params = _tree_select(success, candidate, params)
     constraint = jnp.where(success, new_constraint, constraint_at_params)
     info = TrustRegionInfo(
         constraint=constraint,

@@ -1,0 +1,7 @@
+"""Update rules. Each module holds a config and a `make_*` returning an `Algorithm`."""
+
+from jaxpg.algorithms.actor_critic import ActorCriticConfig
+from jaxpg.algorithms.base import Algorithm
+from jaxpg.algorithms.vpg import VPGConfig
+
+__all__ = ["ActorCriticConfig", "Algorithm", "VPGConfig"]

@@ -1,0 +1,214 @@
+"""Vanilla policy gradient (REINFORCE) and maximum-entropy policy gradient.
+
+Williams 1992; seed 003 (whole-return and reward-to-go weightings); seed 001 and Levine 2018
+(maximum entropy). One iteration collects ``num_envs * num_steps`` steps with the current
+policy and takes one Adam step on ``-mean(log pi(a|s) * weight)``, where the weight is
+
+* ``weighting="return"``: the return of the whole episode, R(tau), for every step of it;
+* ``weighting="reward_to_go"``: the rewards from step t on.
+
+With ``baseline=True`` a value network, fit by Adam to the reward-to-go, is subtracted (and
+bootstraps truncated and batch-cut episodes; without it they keep only their observed rewards).
+
+Maximum entropy (``entropy_alpha > 0``): the rewards become ``r - alpha * log pi(a|s)``, so the
+objective is the return plus alpha times the policy's entropy. Seed 001 adds
+``+alpha * log pi`` instead, which penalises entropy (the opposite of maximum-entropy RL); that
+sign is fixed here.
+
+Exploration (``exploration="seed"``, Discrete actions only): seed 001 takes a uniformly random
+action with probability ``eps_k = min(1, (10 + k) / (1 + k)^2)`` at iteration k. The data then
+come from the mixture ``mu = (1 - eps) * pi + eps / |A|``, not from ``pi``; the seed ignored
+this. Here the log-probability that is differentiated (and used in the soft reward) is that of
+the mixture, ``log mu_theta(a|s)``: the estimator is then the exact on-policy gradient of the
+return of the policy that acted, whose gradient with respect to theta flows through pi's share
+``(1 - eps) * pi``; as ``eps -> 0`` it becomes the ordinary gradient of pi.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxpg import advantages as adv
+from jaxpg import losses
+from jaxpg.algorithms import base
+from jaxpg.config import BaseConfig, integer, interval, one_of, static, traced
+from jaxpg.rollout import PolicyFn, Trajectory
+
+
+@struct.dataclass
+class VPGConfig(BaseConfig):
+    """Vanilla / maximum-entropy policy gradient. Defaults follow seed 003.
+
+    Attributes:
+        learning_rate: Adam step size of the policy.
+        weighting: ``"reward_to_go"`` or ``"return"`` (R(tau) for every step).
+        baseline: subtract a learned value baseline.
+        value_learning_rate: Adam step size of the baseline.
+        value_steps: full-batch Adam steps on the baseline per iteration.
+        entropy_alpha: maximum-entropy temperature (0: plain policy gradient).
+        exploration: ``"none"`` or ``"seed"`` (seed 001's random-action schedule).
+        normalize_advantages: standardise the weights over the batch.
+        max_grad_norm: global gradient-norm clip (``inf``: none).
+    """
+
+    num_envs: int = static(10)
+    num_steps: int = static(500)
+    total_timesteps: int = static(250_000)
+    hidden_sizes: tuple[int, ...] = static((32,))
+    learning_rate: float = traced(1e-2, interval(0.0, low_open=True))
+    weighting: str = static("reward_to_go", one_of("reward_to_go", "return"))
+    baseline: bool = static(False, one_of(True, False))
+    value_learning_rate: float = traced(1e-2, interval(0.0, low_open=True))
+    value_steps: int = static(10, integer(1))
+    entropy_alpha: float = traced(0.0, interval(0.0))
+    exploration: str = static("none", one_of("none", "seed"))
+    normalize_advantages: bool = static(False, one_of(True, False))
+    max_grad_norm: float = traced(float("inf"), interval(0.0, low_open=True))
+
+    @property
+    def algorithm_name(self) -> str:
+        return "vpg"
+
+    def make_algorithm(self, env: Any, env_params: Any) -> base.Algorithm:
+        return make_vpg(self, env, env_params)
+
+
+class VPGState(NamedTuple):
+    """Parameters (``"policy"``, and ``"value"`` with a baseline) and Adam states."""
+
+    params: dict[str, Any]
+    opt_states: dict[str, Any]
+
+
+def exploration_epsilon(iteration: jax.Array) -> jax.Array:
+    """Seed 001's random-action probability ``min(1, (10 + k) / (1 + k)^2)`` at iteration k."""
+    k = iteration.astype(jnp.float32)
+    return jnp.minimum(1.0, (10.0 + k) / jnp.square(1.0 + k))
+
+
+def mixture_log_prob(log_probs: jax.Array, action: jax.Array, epsilon: jax.Array) -> jax.Array:
+    """``log((1 - eps) * pi(a|s) + eps / A)`` from ``log_probs [..., A]`` and actions ``[...]``."""
+    num_actions = log_probs.shape[-1]
+    log_pi = jnp.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0]
+    return jnp.logaddexp(jnp.log1p(-epsilon) + log_pi, jnp.log(epsilon / num_actions))
+
+
+def make_vpg(config: VPGConfig, env: Any, env_params: Any) -> base.Algorithm:
+    """Builds the VPG `Algorithm` for an environment (see the module docstring)."""
+    policy = base.build_policy(config, env, env_params)
+    value_net = base.build_value_network(config, env, env_params) if config.baseline else None
+    explore = config.exploration == "seed"
+    if explore and not policy.discrete:
+        raise ValueError(
+            "exploration='seed' needs a Discrete action space (it mixes in uniformly random "
+            f"actions); {env.name} has a Box action space"
+        )
+
+    def make_optimizer(learning_rate):
+        return optax.chain(
+            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate)
+        )
+
+    policy_optimizer = make_optimizer(config.learning_rate)
+    value_optimizer = make_optimizer(config.value_learning_rate)
+
+    def init(key: jax.Array) -> VPGState:
+        policy_key, value_key = jax.random.split(key)
+        params = {"policy": policy.init(policy_key)}
+        opt_states = {"policy": policy_optimizer.init(params["policy"])}
+        if value_net is not None:
+            params["value"] = value_net.init(value_key)
+            opt_states["value"] = value_optimizer.init(params["value"])
+        return VPGState(params, opt_states)
+
+    def log_prob_fn(policy_params, obs, action, iteration):
+        dist = policy.apply(policy_params, obs)
+        if not explore:
+            return dist.log_prob(action)
+        return mixture_log_prob(dist.log_probs(), action, exploration_epsilon(iteration))
+
+    def behaviour(agent: VPGState, iteration: jax.Array) -> PolicyFn:
+        def policy_fn(key, obs):
+            dist = policy.apply(agent.params["policy"], obs)
+            if not explore:
+                action = dist.sample(key)
+                return action, dist.log_prob(action)
+            pi_key, random_key, coin_key = jax.random.split(key, 3)
+            epsilon = exploration_epsilon(iteration)
+            random_action = jax.random.randint(
+                random_key, action_shape(obs), 0, dist.logits.shape[-1]
+            )
+            explore_now = jax.random.uniform(coin_key, action_shape(obs)) < epsilon
+            action = jnp.where(explore_now, random_action, dist.sample(pi_key))
+            return action, mixture_log_prob(dist.log_probs(), action, epsilon)
+
+        def action_shape(obs):
+            return obs.shape[:1]
+
+        return policy_fn
+
+    def update(key: jax.Array, agent: VPGState, trajectory: Trajectory, iteration: jax.Array):
+        del key
+        rewards = adv.soft_rewards(trajectory.reward, trajectory.log_prob, config.entropy_alpha)
+        params, opt_states = dict(agent.params), dict(agent.opt_states)
+        metrics = {}
+        if value_net is not None:
+            value, next_value = base.trajectory_values(value_net.apply, params["value"], trajectory)
+        else:
+            value = next_value = jnp.zeros_like(rewards)
+        to_go = adv.reward_to_go(
+            rewards, trajectory.terminated, trajectory.truncated, next_value, config.gamma
+        )
+        if config.weighting == "return":
+            weights = adv.episode_returns(
+                rewards, trajectory.terminated, trajectory.truncated, next_value, config.gamma
+            )
+        else:
+            weights = to_go
+        weights = weights - value
+        if config.normalize_advantages:
+            weights = adv.normalize(weights)
+
+        def policy_loss_fn(policy_params):
+            log_prob = log_prob_fn(policy_params, trajectory.obs, trajectory.action, iteration)
+            return losses.policy_gradient_loss(log_prob, weights)
+
+        policy_loss, grads = jax.value_and_grad(policy_loss_fn)(params["policy"])
+        updates, opt_states["policy"] = policy_optimizer.update(
+            grads, opt_states["policy"], params["policy"]
+        )
+        params["policy"] = optax.apply_updates(params["policy"], updates)
+        metrics["policy_loss"] = policy_loss
+        metrics["entropy"] = policy.apply(agent.params["policy"], trajectory.obs).entropy().mean()
+        if explore:
+            metrics["exploration_epsilon"] = exploration_epsilon(iteration)
+
+        if value_net is not None:
+
+            def value_loss_fn(value_params):
+                return losses.value_loss(value_net.apply(value_params, trajectory.obs), to_go)
+
+            def value_step(carry, _):
+                value_params, opt_state = carry
+                loss, grads = jax.value_and_grad(value_loss_fn)(value_params)
+                updates, opt_state = value_optimizer.update(grads, opt_state, value_params)
+                return (optax.apply_updates(value_params, updates), opt_state), loss
+
+            (params["value"], opt_states["value"]), value_losses = jax.lax.scan(
+                value_step, (params["value"], opt_states["value"]), None, config.value_steps
+            )
+            metrics["value_loss"] = value_losses[0]
+        return VPGState(params, opt_states), metrics
+
+    return base.Algorithm(
+        init=init,
+        behaviour=behaviour,
+        update=update,
+        policy=policy,
+    )
+
