@@ -8,7 +8,7 @@ Example:
 """
 
 from jaxpg import advantages, distributions, envs, losses, natural_gradient, rollout
-from jaxpg.algorithms import ActorCriticConfig, VPGConfig
+from jaxpg.algorithms import ActorCriticConfig, TRPOConfig, VPGConfig
 from jaxpg.distributions import Categorical, DiagGaussian
 from jaxpg.envs import make_env
 from jaxpg.evaluation import evaluate
@@ -21,6 +21,7 @@ __all__ = [
     "ActorCriticConfig",
     "Categorical",
     "DiagGaussian",
+    "TRPOConfig",
     "TrainResult",
     "TrainState",
     "Trajectory",

@@ -157,5 +157,7 @@ class DiagGaussian(NamedTuple):
         # Ratios are formed in log space so that a tiny std does not overflow a variance.
         variance_ratio = jnp.exp(2.0 * (log_std_p - log_std_q))
         scaled_mean_diff = (self.mean - other.mean) * jnp.exp(-log_std_q)
-        per_dim = log_std_q - log_std_p + 0.5 * (variance_ratio + jnp.square(scaled_mean_diff) - 1.0)
+        per_dim = (
+            log_std_q - log_std_p + 0.5 * (variance_ratio + jnp.square(scaled_mean_diff) - 1.0)
+        )
         return jnp.sum(per_dim, axis=-1)

@@ -151,7 +151,7 @@ def conjugate_gradient(
 
     def cond(carry):
         iteration, _, _, _, rr, stalled = carry
-        return (iteration < max_iters) & ~stalled & (jnp.sqrt(rr) > tol)
+        return (iteration < max_iters) & ~stalled & (jnp.sqrt(rr) > jnp.maximum(tol, 0.0))
 
     def body(carry):
         iteration, x, r, p, rr, _ = carry
@@ -162,14 +162,13 @@ def conjugate_gradient(
         x_new = _tree_add_scaled(x, alpha, p)
         r_new = _tree_add_scaled(r, -alpha, a_p)
         rr_new = _tree_vdot(r_new, r_new)
-        # rr > 0 here because the loop only runs while sqrt(rr) > tol >= 0.
+        # rr > 0 here because the loop only runs while sqrt(rr) > max(tol, 0).
         p_new = _tree_add_scaled(r_new, rr_new / rr, p)
-        keep = lambda old, new: _tree_select(stalled, old, new)  # noqa: E731
         return (
             iteration + jnp.where(stalled, 0, 1).astype(jnp.int32),
-            keep(x, x_new),
-            keep(r, r_new),
-            keep(p, p_new),
+            _tree_select(stalled, x, x_new),
+            _tree_select(stalled, r, r_new),
+            _tree_select(stalled, p, p_new),
             jnp.where(stalled, rr, rr_new),
             stalled,
         )

@@ -41,6 +41,7 @@ class TrainState(NamedTuple):
         last_episode_return: the latest mean return of finished episodes (carried forward).
         last_episode_length: the same for lengths.
         any_finished: bool, whether any episode has finished yet.
+        env_steps: int32 environment steps so far (vine branches included).
     """
 
     agent: Any
@@ -50,22 +51,29 @@ class TrainState(NamedTuple):
     last_episode_return: jax.Array
     last_episode_length: jax.Array
     any_finished: jax.Array
+    env_steps: jax.Array
 
 
 class TrainResult(NamedTuple):
     """Result of `train`.
 
     Attributes:
-        params: dict of parameter pytrees (``"policy"``, and ``"value"`` where there is one).
         metrics: dict of ``[num_iterations]`` arrays: ``episode_return``, ``episode_length``,
             ``env_steps`` (cumulative), ``skipped_updates`` and the algorithm's own (losses,
             entropy, KL, ...).
         state: the final `TrainState` (to continue training or checkpoint).
+        params: (property) dict of parameter pytrees, ``"policy"`` and, where there is one,
+            ``"value"``; the same arrays as ``state.agent.params``.
     """
 
-    params: Any
     metrics: dict[str, jax.Array]
     state: TrainState
+
+    # A property rather than a field: returning the same buffers twice from one jitted
+    # computation can deadlock XLA:CPU's runtime (seen with jaxlib 0.10 on long vmapped runs).
+    @property
+    def params(self) -> Any:
+        return self.state.agent.params
 
 
 class Trainer(NamedTuple):
@@ -116,6 +124,7 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
             last_episode_return=jnp.zeros((), jnp.float32),
             last_episode_length=jnp.zeros((), jnp.float32),
             any_finished=jnp.zeros((), bool),
+            env_steps=jnp.zeros((), jnp.int32),
         )
 
     def iteration(state: TrainState, _: Any) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -150,12 +159,13 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
         episode_return = jnp.where(finished, stats.return_sum / count, fallback_return)
         episode_length = jnp.where(finished, stats.length_sum / count, fallback_length)
         iteration_number = state.iteration + 1
+        env_steps = state.env_steps + config.batch_size + metrics.pop("vine_env_steps", 0)
         metrics = {
             **metrics,
             "episode_return": episode_return,
             "episode_length": episode_length,
             "episodes_finished": stats.count,
-            "env_steps": iteration_number * config.batch_size,
+            "env_steps": env_steps,
             "skipped_updates": (~finite).astype(jnp.int32),
         }
         new_state = TrainState(
@@ -166,6 +176,7 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
             last_episode_return=episode_return,
             last_episode_length=episode_length,
             any_finished=state.any_finished | finished,
+            env_steps=env_steps,
         )
         return new_state, metrics
 
@@ -200,7 +211,7 @@ def make_train(
 
     def train(key: jax.Array) -> TrainResult:
         state, metrics = trainer.run(trainer.init(key), config.num_iterations)
-        return TrainResult(params=state.agent.params, metrics=metrics, state=state)
+        return TrainResult(metrics=metrics, state=state)
 
     return train
 

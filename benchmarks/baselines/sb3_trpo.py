@@ -28,6 +28,16 @@ What is measured (one run per process; a driver launches several processes for r
 * Evaluation is deterministic (the most probable action), as RL-Zoo does for every
   non-Atari env (``deterministic_eval = not is_atari``); ``--stochastic-eval`` samples.
 * ``final_eval_*``: 10 more episodes after ``learn()``, outside every clock.
+* ``learn_cpu_s``: the process's CPU time in ``learn()`` (all threads, evaluations removed),
+  and ``load_average_1min`` before and after, to tell a slow run from a busy machine.
+
+Threads: torch's default is one intra-op thread per core (2 here). When another process
+keeps the cores busy, those threads wait on each other at every small parallel op and
+``learn()`` slows by five to ten times (measured on the 2-core machine at a load average of
+2 to 5: 180-740 s with 2 threads against 32 s with ``--threads 1``). Benchmark on a quiet
+machine, or pass ``--threads 1`` and say so, and read ``learn_cpu_s`` and
+``load_average_1min`` beside the wall clock. The thread count also changes float summation
+order, so the same ``--seed`` learns differently with 1 and 2 threads.
 
 Run::
 
@@ -40,6 +50,7 @@ _PROCESS_START = time.time()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import platform  # noqa: E402
 
 import gymnasium  # noqa: E402
@@ -80,6 +91,7 @@ class TimedEvalCallback(BaseCallback):
         self.threshold = threshold
         self.next_eval = every
         self.eval_seconds = 0.0
+        self.eval_cpu_seconds = 0.0
         self.curve = []
         self.time_to_threshold = None
         self.steps_to_threshold = None
@@ -88,14 +100,24 @@ class TimedEvalCallback(BaseCallback):
         if self.num_timesteps < self.next_eval:
             return True
         self.next_eval += self.every
-        start = time.time()
+        start, cpu_start = time.time(), time.process_time()
         mean_return, std_return = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.n_episodes,
-            deterministic=self.deterministic)
+            self.model,
+            self.eval_env,
+            n_eval_episodes=self.n_episodes,
+            deterministic=self.deterministic,
+        )
         clock = start - _PROCESS_START - self.eval_seconds
         self.eval_seconds += time.time() - start
-        self.curve.append({"env_steps": self.num_timesteps, "mean_return": float(mean_return),
-                           "std_return": float(std_return), "seconds_since_start": clock})
+        self.eval_cpu_seconds += time.process_time() - cpu_start
+        self.curve.append(
+            {
+                "env_steps": self.num_timesteps,
+                "mean_return": float(mean_return),
+                "std_return": float(std_return),
+                "seconds_since_start": clock,
+            }
+        )
         if self.time_to_threshold is None and mean_return >= self.threshold:
             self.time_to_threshold = clock
             self.steps_to_threshold = self.num_timesteps
@@ -109,54 +131,78 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10_000, help="env steps between evals")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--threshold", type=float, default=475.0)
-    parser.add_argument("--stochastic-eval", action="store_true",
-                        help="sample actions in evaluation (default: deterministic, as RL-Zoo)")
+    parser.add_argument(
+        "--stochastic-eval",
+        action="store_true",
+        help="sample actions in evaluation (default: deterministic, as RL-Zoo)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N); default: torch's default (one per core)",
+    )
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     deterministic = not args.stochastic_eval
 
     env = make_vec_env(ENV_ID, n_envs=RL_ZOO_N_ENVS, seed=args.seed)
     eval_env = make_vec_env(ENV_ID, n_envs=1, seed=args.seed + 10_000)
     model = TRPO("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0, **RL_ZOO_CARTPOLE_V1)
-    callback = TimedEvalCallback(eval_env, args.eval_every, args.eval_episodes, deterministic,
-                                 args.threshold)
+    callback = TimedEvalCallback(
+        eval_env, args.eval_every, args.eval_episodes, deterministic, args.threshold
+    )
 
-    learn_start = time.time()
+    load_before = os.getloadavg()[0]
+    learn_start, learn_cpu_start = time.time(), time.process_time()
     model.learn(total_timesteps=args.total_timesteps, callback=callback)
-    learn_end = time.time()
+    learn_end, learn_cpu_end = time.time(), time.process_time()
 
-    final_returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=args.eval_episodes,
-                                       deterministic=deterministic, return_episode_rewards=True)
+    final_returns, _ = evaluate_policy(
+        model,
+        eval_env,
+        n_eval_episodes=args.eval_episodes,
+        deterministic=deterministic,
+        return_episode_rewards=True,
+    )
     learn_s = learn_end - learn_start - callback.eval_seconds
-    print(json.dumps({
-        "benchmark": "sb3_contrib_trpo_cartpole_v1_rlzoo",
-        "seed": args.seed,
-        "process_start_to_learn_end_s": learn_end - _PROCESS_START - callback.eval_seconds,
-        "process_start_to_learn_end_including_eval_s": learn_end - _PROCESS_START,
-        "import_s": _IMPORTS_DONE - _PROCESS_START,
-        "setup_s": learn_start - _IMPORTS_DONE,
-        "learn_s": learn_s,
-        "learn_including_eval_s": learn_end - learn_start,
-        "eval_callback_s": callback.eval_seconds,
-        "env_steps_per_s": args.total_timesteps / learn_s,
-        "total_timesteps": args.total_timesteps,
-        "num_timesteps": model.num_timesteps,
-        "threshold": args.threshold,
-        "time_to_threshold_s": callback.time_to_threshold,
-        "steps_to_threshold": callback.steps_to_threshold,
-        "eval_deterministic": deterministic,
-        "eval_curve": callback.curve,
-        "final_eval_mean": float(np.mean(final_returns)),
-        "final_eval_std": float(np.std(final_returns)),
-        "final_eval_returns": [float(r) for r in final_returns],
-        "hyperparameters": dict(RL_ZOO_CARTPOLE_V1, n_envs=RL_ZOO_N_ENVS),
-        "torch_version": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "sb3_version": stable_baselines3.__version__,
-        "sb3_contrib_version": sb3_contrib.__version__,
-        "gymnasium_version": gymnasium.__version__,
-        "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sb3_contrib_trpo_cartpole_v1_rlzoo",
+                "seed": args.seed,
+                "process_start_to_learn_end_s": learn_end - _PROCESS_START - callback.eval_seconds,
+                "process_start_to_learn_end_including_eval_s": learn_end - _PROCESS_START,
+                "import_s": _IMPORTS_DONE - _PROCESS_START,
+                "setup_s": learn_start - _IMPORTS_DONE,
+                "learn_s": learn_s,
+                "learn_including_eval_s": learn_end - learn_start,
+                "learn_cpu_s": learn_cpu_end - learn_cpu_start - callback.eval_cpu_seconds,
+                "eval_callback_s": callback.eval_seconds,
+                "env_steps_per_s": args.total_timesteps / learn_s,
+                "total_timesteps": args.total_timesteps,
+                "num_timesteps": model.num_timesteps,
+                "threshold": args.threshold,
+                "time_to_threshold_s": callback.time_to_threshold,
+                "steps_to_threshold": callback.steps_to_threshold,
+                "eval_deterministic": deterministic,
+                "eval_curve": callback.curve,
+                "final_eval_mean": float(np.mean(final_returns)),
+                "final_eval_std": float(np.std(final_returns)),
+                "final_eval_returns": [float(r) for r in final_returns],
+                "hyperparameters": dict(RL_ZOO_CARTPOLE_V1, n_envs=RL_ZOO_N_ENVS),
+                "load_average_1min": [load_before, os.getloadavg()[0]],
+                "torch_version": torch.__version__,
+                "torch_num_threads": torch.get_num_threads(),
+                "sb3_version": stable_baselines3.__version__,
+                "sb3_contrib_version": sb3_contrib.__version__,
+                "gymnasium_version": gymnasium.__version__,
+                "numpy_version": np.__version__,
+                "python_version": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

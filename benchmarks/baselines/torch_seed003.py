@@ -30,20 +30,25 @@ Changed:
 * Seeding: ``torch.manual_seed(seed)`` and ``env.reset(seed=seed)`` on the first reset (the
   seed set none). No rendering, no per-epoch print: stdout carries one JSON line.
 
+``--no-validate-args`` turns off ``torch.distributions`` argument checks, as with the
+seed's torch (before 1.8); the default keeps today's behaviour.
+
 Run::
 
     /work/venv-peers/bin/python benchmarks/baselines/torch_seed003.py --epochs 3 --repeats 3
     /work/venv-peers/bin/python benchmarks/baselines/torch_seed003.py --epochs 50 --repeats 1
 
-Prints one JSON line: ``seconds_per_epoch_median`` over all epochs of all repeats, and for
-each repeat the per-epoch seconds, env steps, mean episode return and length, and loss (so a
-50-epoch run is also a learning curve).
+Prints one JSON line: ``seconds_per_epoch_median`` (wall clock) and
+``cpu_seconds_per_epoch_median`` (this process's CPU time) over all epochs of all repeats,
+and for each repeat the per-epoch seconds, env steps, mean episode return and length, and
+loss (so a 50-epoch run is also a learning curve).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -78,15 +83,24 @@ def reward_to_go(rews):
     return rtgs
 
 
-def train(env_name="CartPole-v1", hidden_sizes=(32,), lr=1e-2, epochs=50, batch_size=5000,
-          weighting="reward_to_go", seed=0):
+def train(
+    env_name="CartPole-v1",
+    hidden_sizes=(32,),
+    lr=1e-2,
+    epochs=50,
+    batch_size=5000,
+    weighting="reward_to_go",
+    seed=0,
+):
     """The seed's ``train``; returns one record per epoch instead of printing it."""
     torch.manual_seed(seed)
     env = gym.make(env_name)
-    assert isinstance(env.observation_space, Box), \
+    assert isinstance(env.observation_space, Box), (
         "This example only works for envs with continuous state spaces."
-    assert isinstance(env.action_space, Discrete), \
+    )
+    assert isinstance(env.action_space, Discrete), (
         "This example only works for envs with discrete action spaces."
+    )
     obs_dim = env.observation_space.shape[0]
     n_acts = env.action_space.n
 
@@ -131,71 +145,113 @@ def train(env_name="CartPole-v1", hidden_sizes=(32,), lr=1e-2, epochs=50, batch_
                 if len(batch_obs) > batch_size:
                     break
         optimizer.zero_grad()
-        batch_loss = compute_loss(obs=torch.as_tensor(batch_obs, dtype=torch.float32),
-                                  act=torch.as_tensor(batch_acts, dtype=torch.int32),
-                                  weights=torch.as_tensor(batch_weights, dtype=torch.float32))
+        batch_loss = compute_loss(
+            obs=torch.as_tensor(batch_obs, dtype=torch.float32),
+            act=torch.as_tensor(batch_acts, dtype=torch.int32),
+            weights=torch.as_tensor(batch_weights, dtype=torch.float32),
+        )
         batch_loss.backward()
         optimizer.step()
         return batch_loss, batch_rets, batch_lens
 
     records = []
     for _ in range(epochs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         batch_loss, batch_rets, batch_lens = train_one_epoch()
-        records.append({
-            "seconds": time.perf_counter() - start,
-            "env_steps": int(sum(batch_lens)),
-            "mean_return": float(np.mean(batch_rets)),
-            "mean_length": float(np.mean(batch_lens)),
-            "loss": batch_loss.item(),
-        })
+        records.append(
+            {
+                "seconds": time.perf_counter() - start,
+                "cpu_seconds": time.process_time() - cpu_start,
+                "env_steps": int(sum(batch_lens)),
+                "mean_return": float(np.mean(batch_rets)),
+                "mean_length": float(np.mean(batch_lens)),
+                "loss": batch_loss.item(),
+            }
+        )
     env.close()
     return records
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3,
-                        help="epochs per repeat: 3 for timing, 50 for the seed's learning run")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="independent runs with seeds seed, seed+1, ...")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="epochs per repeat: 3 for timing, 50 for the seed's learning run",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="independent runs with seeds seed, seed+1, ..."
+    )
     parser.add_argument("--weighting", choices=("return", "reward_to_go"), default="reward_to_go")
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N); default: torch's default (one per core)",
+    )
+    parser.add_argument(
+        "--no-validate-args",
+        action="store_true",
+        help="turn off torch.distributions argument checks (off by default before torch 1.8)",
+    )
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.no_validate_args:
+        torch.distributions.Distribution.set_default_validate_args(False)
 
+    load_before = os.getloadavg()[0]
     runs = []
     for repeat in range(args.repeats):
-        records = train(env_name=args.env, epochs=args.epochs, batch_size=args.batch_size,
-                        weighting=args.weighting, seed=args.seed + repeat)
-        runs.append({
-            "seed": args.seed + repeat,
-            "seconds_per_epoch": [r["seconds"] for r in records],
-            "env_steps": [r["env_steps"] for r in records],
-            "mean_return": [r["mean_return"] for r in records],
-            "mean_length": [r["mean_length"] for r in records],
-            "loss": [r["loss"] for r in records],
-        })
+        records = train(
+            env_name=args.env,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            weighting=args.weighting,
+            seed=args.seed + repeat,
+        )
+        runs.append(
+            {
+                "seed": args.seed + repeat,
+                "seconds_per_epoch": [r["seconds"] for r in records],
+                "cpu_seconds_per_epoch": [r["cpu_seconds"] for r in records],
+                "env_steps": [r["env_steps"] for r in records],
+                "mean_return": [r["mean_return"] for r in records],
+                "mean_length": [r["mean_length"] for r in records],
+                "loss": [r["loss"] for r in records],
+            }
+        )
 
     all_seconds = [s for run in runs for s in run["seconds_per_epoch"]]
+    all_cpu_seconds = [s for run in runs for s in run["cpu_seconds_per_epoch"]]
     all_steps = [n for run in runs for n in run["env_steps"]]
-    print(json.dumps({
-        "benchmark": f"torch_seed003_vpg_{args.weighting}",
-        "env": args.env,
-        "seconds_per_epoch_median": statistics.median(all_seconds),
-        "env_steps_per_s": sum(all_steps) / sum(all_seconds),
-        "final_mean_return": [run["mean_return"][-1] for run in runs],
-        "epochs": args.epochs,
-        "repeats": args.repeats,
-        "batch_size": args.batch_size,
-        "weighting": args.weighting,
-        "runs": runs,
-        "torch_version": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "gymnasium_version": gym.__version__,
-        "python_version": platform.python_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": f"torch_seed003_vpg_{args.weighting}",
+                "env": args.env,
+                "seconds_per_epoch_median": statistics.median(all_seconds),
+                "cpu_seconds_per_epoch_median": statistics.median(all_cpu_seconds),
+                "env_steps_per_s": sum(all_steps) / sum(all_seconds),
+                "final_mean_return": [run["mean_return"][-1] for run in runs],
+                "epochs": args.epochs,
+                "repeats": args.repeats,
+                "batch_size": args.batch_size,
+                "weighting": args.weighting,
+                "validate_args": not args.no_validate_args,
+                "runs": runs,
+                "load_average_1min": [load_before, os.getloadavg()[0]],
+                "torch_version": torch.__version__,
+                "torch_num_threads": torch.get_num_threads(),
+                "gymnasium_version": gym.__version__,
+                "python_version": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from jaxpg.algorithms.actor_critic import ActorCriticConfig
 from jaxpg.algorithms.base import Algorithm
+from jaxpg.algorithms.trpo import TRPOConfig
 from jaxpg.algorithms.vpg import VPGConfig
 
-__all__ = ["ActorCriticConfig", "Algorithm", "VPGConfig"]
+__all__ = ["ActorCriticConfig", "Algorithm", "TRPOConfig", "VPGConfig"]
