@@ -7,9 +7,10 @@ next observation (the pre-reset one when an episode ends), so that advantage est
 bootstrap from the value of the final observation on truncation and not on termination.
 
 Cost notes: actions for the whole batch are drawn with one random call (not one key per
-environment); each environment gets one key per step, which jaxpg's CartPole and GridWorld spend
-on the auto-reset without splitting it (see `jaxpg.envs.base`). Episode statistics are reduced
-inside the scan to three scalars per rollout, so metrics stay small.
+environment); jaxpg environments step the batch with one key and draw new episodes only for the
+environments that finished (`jaxpg.envs.base.Environment.step_batch`); other gymnax environments
+get one key per environment. Episode statistics are reduced inside the scan to three scalars per
+rollout, so metrics stay small.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from gymnax.environments import spaces
+
+from jaxpg.envs.base import Environment
 
 #: ``policy_fn(key, obs [B, ...]) -> (action [B, ...], log_prob [B])``.
 PolicyFn = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
@@ -119,10 +122,11 @@ def env_action(action_space: Any, action: jax.Array) -> jax.Array:
 def step_envs(
     key: jax.Array, env: Any, env_params: Any, env_state: Any, action: jax.Array
 ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Steps a batch of environments once, one key each.
+    """Steps a batch of environments once.
 
     Args:
-        key: a PRNG key, split into one key per environment.
+        key: a PRNG key: given whole to a jaxpg environment's `step_batch`, split into one
+            key per environment for other gymnax environments.
         env: a gymnax-API environment.
         env_params: its parameters.
         env_state: batched state, leaves ``[B, ...]``.
@@ -132,10 +136,14 @@ def step_envs(
         ``(obs, env_state, reward, terminated, truncated, final_obs)``, each batched over ``[B]``;
         ``obs`` is the post-reset observation, ``final_obs`` the real next one.
     """
-    num_envs = action.shape[0]
-    obs, env_state, reward, terminated, truncated, info = jax.vmap(
-        env.step, in_axes=(0, 0, 0, None)
-    )(jax.random.split(key, num_envs), env_state, action, env_params)
+    if isinstance(env, Environment):
+        obs, env_state, reward, terminated, truncated, info = env.step_batch(
+            key, env_state, action, env_params
+        )
+    else:
+        obs, env_state, reward, terminated, truncated, info = jax.vmap(
+            env.step, in_axes=(0, 0, 0, None)
+        )(jax.random.split(key, action.shape[0]), env_state, action, env_params)
     return (
         obs,
         env_state,

@@ -78,7 +78,6 @@ class TRPOConfig(BaseConfig):
 
     num_envs: int = static(8)
     num_steps: int = static(128)
-    hidden_sizes: tuple[int, ...] = static((32, 32))
     sampling: str = static("single_path", one_of("single_path", "vine"))
     advantage: str = static("gae", one_of("gae", "monte_carlo"))
     value_fit: str = static("adam", one_of("adam", "trust_region"))
@@ -89,10 +88,10 @@ class TRPOConfig(BaseConfig):
     cg_tol: float = traced(1e-10, interval(0.0))
     backtrack_ratio: float = traced(0.8, interval(0.0, 1.0, low_open=True))
     max_backtracks: int = static(10, integer(1))
-    gae_lambda: float = traced(0.95, interval(0.0, 1.0))
+    gae_lambda: float = traced(0.98, interval(0.0, 1.0))
     normalize_advantages: bool = static(True, one_of(True, False))
     value_learning_rate: float = traced(1e-3, interval(0.0, low_open=True))
-    value_epochs: int = static(10, integer(1))
+    value_epochs: int = static(20, integer(1))
     value_minibatches: int = static(4, integer(1))
     value_max_kl: float = traced(0.05, interval(0.0, low_open=True))
     vine_num_states: int = static(64, integer(1))
@@ -351,10 +350,14 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
             q_advantage = q - q.mean(axis=0, keepdims=True)
             if config.normalize_advantages:
                 q_advantage = q_advantage / (q_advantage.std() + 1e-8)
-            old_log_prob = jax.lax.stop_gradient(policy.apply(params["policy"], obs).log_prob(actions))
+            def branch_log_probs(policy_params):
+                dist = policy.apply(policy_params, obs)  # batched over the N states
+                return jax.vmap(dist.log_prob)(actions)  # [K, N]
+
+            old_log_prob = jax.lax.stop_gradient(branch_log_probs(params["policy"]))
 
             def surrogate(policy_params):
-                log_prob = policy.apply(policy_params, obs).log_prob(actions)  # [K, N]
+                log_prob = branch_log_probs(policy_params)
                 if policy.discrete:
                     return -jnp.mean(jnp.sum(jnp.exp(log_prob) * q_advantage, axis=0))
                 weights = jnp.exp(log_prob - old_log_prob)
