@@ -58,7 +58,9 @@ def interval(low: float, high: float = math.inf, *, low_open: bool = False) -> C
         if not ok or math.isnan(number):
             left = "(" if low_open else "["
             right = "]" if high != math.inf else ")"
-            raise ValueError(f"{name}={value!r} is out of range; allowed: {left}{low}, {high}{right}")
+            raise ValueError(
+                f"{name}={value!r} is out of range; allowed: {left}{low}, {high}{right}"
+            )
 
     return check
 
@@ -70,8 +72,10 @@ def integer(low: int, high: float = math.inf) -> Check:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{name} must be an integer; got {value!r}")
         if not low <= value <= high:
-            raise ValueError(f"{name}={value} is out of range; allowed: integers >= {low}"
-                             + (f" and <= {high}" if high != math.inf else ""))
+            raise ValueError(
+                f"{name}={value} is out of range; allowed: integers >= {low}"
+                + (f" and <= {high}" if high != math.inf else "")
+            )
 
     return check
 

@@ -52,9 +52,7 @@ def evaluate(
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
     policy_fn = rollout_lib.sample_policy(policy.apply, policy_params, greedy=greedy)
-    _, trajectory, _ = rollout_lib.rollout(
-        rollout_key, env, env_params, state, policy_fn, horizon
-    )
+    _, trajectory, _ = rollout_lib.rollout(rollout_key, env, env_params, state, policy_fn, horizon)
     done = trajectory.done
     # A step counts if no episode end came before it (the first episode only).
     ended_before = jnp.cumsum(done, axis=0) - done

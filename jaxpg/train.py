@@ -186,9 +186,7 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
     return Trainer(init=init, run=run, algorithm=algorithm, config=config)
 
 
-def make_train(
-    config: BaseConfig, env: Any, env_params: Any
-) -> Callable[[jax.Array], TrainResult]:
+def make_train(config: BaseConfig, env: Any, env_params: Any) -> Callable[[jax.Array], TrainResult]:
     """Returns the pure ``train(key) -> TrainResult`` for a config and an environment.
 
     Args:

@@ -57,8 +57,11 @@ def _loop_gae(reward, value, next_value, terminated, truncated, gamma, lam):
 def test_reward_to_go_matches_loop(seed, gamma):
     reward, _, next_value, terminated, truncated, _ = _random_batch(seed)
     got = adv.reward_to_go(
-        jnp.asarray(reward), jnp.asarray(terminated), jnp.asarray(truncated),
-        jnp.asarray(next_value), gamma,
+        jnp.asarray(reward),
+        jnp.asarray(terminated),
+        jnp.asarray(truncated),
+        jnp.asarray(next_value),
+        gamma,
     )
     expected = _loop_reward_to_go(reward, terminated, truncated, next_value, gamma)
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
@@ -70,8 +73,11 @@ def test_episode_returns_matches_loop(seed):
     gamma = 0.95
     got = np.asarray(
         adv.episode_returns(
-            jnp.asarray(reward), jnp.asarray(terminated), jnp.asarray(truncated),
-            jnp.asarray(next_value), gamma,
+            jnp.asarray(reward),
+            jnp.asarray(terminated),
+            jnp.asarray(truncated),
+            jnp.asarray(next_value),
+            gamma,
         )
     )
     to_go = _loop_reward_to_go(reward, terminated, truncated, next_value, gamma)
@@ -88,8 +94,13 @@ def test_episode_returns_matches_loop(seed):
 def test_gae_matches_loop(seed, lam):
     reward, value, next_value, terminated, truncated, _ = _random_batch(seed)
     advantages, returns = adv.gae(
-        jnp.asarray(reward), jnp.asarray(value), jnp.asarray(next_value),
-        jnp.asarray(terminated), jnp.asarray(truncated), 0.97, lam,
+        jnp.asarray(reward),
+        jnp.asarray(value),
+        jnp.asarray(next_value),
+        jnp.asarray(terminated),
+        jnp.asarray(truncated),
+        0.97,
+        lam,
     )
     expected = _loop_gae(reward, value, next_value, terminated, truncated, 0.97, lam)
     np.testing.assert_allclose(np.asarray(advantages), expected, rtol=1e-5, atol=1e-4)

@@ -75,8 +75,14 @@ def _fractions(config_fn, name, observation, alpha):
     config = config_fn(horizon)
     return [
         _fraction_of_optimum(
-            config, env, env_params, jax.tree.map(lambda x: x[i], result.params),
-            grid, start, alpha, horizon,
+            config,
+            env,
+            env_params,
+            jax.tree.map(lambda x, i=i: x[i], result.params),
+            grid,
+            start,
+            alpha,
+            horizon,
         )
         for i in range(NUM_SEEDS)
     ]
@@ -86,23 +92,40 @@ def maxent_config(horizon):
     # Seed 001's settings: 10 trajectories of the episode length, Adam 1e-2, alpha 1, the
     # exploration schedule; the linear softmax policy (no hidden layer).
     return jaxpg.VPGConfig(
-        num_envs=10, num_steps=horizon, total_timesteps=10 * horizon * 300, hidden_sizes=(),
-        gamma=GAMMA, entropy_alpha=1.0, exploration="seed", learning_rate=0.05,
+        num_envs=10,
+        num_steps=horizon,
+        total_timesteps=10 * horizon * 300,
+        hidden_sizes=(),
+        gamma=GAMMA,
+        entropy_alpha=1.0,
+        exploration="seed",
+        learning_rate=0.05,
         normalize_advantages=True,
     )
 
 
 def actor_critic_config(horizon):
     return jaxpg.ActorCriticConfig(
-        num_envs=16, num_steps=32, total_timesteps=200_000, hidden_sizes=(64, 64), gamma=GAMMA,
-        learning_rate=3e-3, value_learning_rate=1e-2,
+        num_envs=16,
+        num_steps=32,
+        total_timesteps=200_000,
+        hidden_sizes=(64, 64),
+        gamma=GAMMA,
+        learning_rate=3e-3,
+        value_learning_rate=1e-2,
     )
 
 
 def vine_config(horizon):
     return jaxpg.TRPOConfig(
-        num_envs=8, num_steps=horizon, total_timesteps=8 * horizon * 100, hidden_sizes=(),
-        gamma=GAMMA, sampling="vine", vine_horizon=min(horizon, 100), vine_num_states=32,
+        num_envs=8,
+        num_steps=horizon,
+        total_timesteps=8 * horizon * 100,
+        hidden_sizes=(),
+        gamma=GAMMA,
+        sampling="vine",
+        vine_horizon=min(horizon, 100),
+        vine_num_states=32,
         max_kl=0.05,
     )
 
@@ -131,8 +154,13 @@ def test_trpo_vine_is_near_optimal(name):
 def test_vpg_reward_to_go_solves_cartpole_at_seed_003_settings():
     # Seed 003: MLP [obs, 32, actions], Adam 1e-2, 5000 steps per epoch, 50 epochs, no discount.
     config = jaxpg.VPGConfig(
-        num_envs=10, num_steps=500, total_timesteps=50 * 5000, hidden_sizes=(32,),
-        learning_rate=1e-2, gamma=1.0, weighting="reward_to_go",
+        num_envs=10,
+        num_steps=500,
+        total_timesteps=50 * 5000,
+        hidden_sizes=(32,),
+        learning_rate=1e-2,
+        gamma=1.0,
+        weighting="reward_to_go",
     )
     env, env_params = jaxpg.make_env("CartPole-v1")
     result = jax.jit(jax.vmap(jaxpg.make_train(config, env, env_params)))(

@@ -9,8 +9,13 @@ from jaxpg.algorithms.base import build_value_network
 from jaxpg.envs.probes import Probe
 
 AC = jaxpg.ActorCriticConfig(
-    num_envs=16, num_steps=8, total_timesteps=16 * 8 * 150, hidden_sizes=(16,),
-    learning_rate=1e-2, value_learning_rate=1e-2, entropy_coef=0.0,
+    num_envs=16,
+    num_steps=8,
+    total_timesteps=16 * 8 * 150,
+    hidden_sizes=(16,),
+    learning_rate=1e-2,
+    value_learning_rate=1e-2,
+    entropy_coef=0.0,
 )
 
 

@@ -11,7 +11,11 @@ import jaxpg
 from jaxpg import rollout as rollout_lib
 
 SMALL_VPG = jaxpg.VPGConfig(
-    num_envs=4, num_steps=32, total_timesteps=4 * 32 * 3, hidden_sizes=(8,), baseline=True,
+    num_envs=4,
+    num_steps=32,
+    total_timesteps=4 * 32 * 3,
+    hidden_sizes=(8,),
+    baseline=True,
     value_steps=2,
 )
 SMALL_AC = jaxpg.ActorCriticConfig(
@@ -33,10 +37,19 @@ def _assert_trees_equal(a, b):
 def test_metrics_shapes_and_env_steps(config):
     env, params = jaxpg.make_env("CartPole-v1")
     result = jax.jit(jaxpg.make_train(config, env, params))(jax.random.key(0))
-    for name in ["episode_return", "episode_length", "env_steps", "policy_loss", "value_loss",
-                 "entropy", "skipped_updates"]:
+    for name in [
+        "episode_return",
+        "episode_length",
+        "env_steps",
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "skipped_updates",
+    ]:
         assert result.metrics[name].shape == (3,), name
-    np.testing.assert_array_equal(result.metrics["env_steps"], [config.batch_size * i for i in (1, 2, 3)])
+    np.testing.assert_array_equal(
+        result.metrics["env_steps"], [config.batch_size * i for i in (1, 2, 3)]
+    )
     assert set(result.params) == {"policy", "value"}
     assert np.all(np.asarray(result.metrics["episode_return"]) > 0)
 
@@ -72,7 +85,8 @@ def test_vmap_over_keys_equals_loop(config):
     for i in range(3):
         one = single(keys[i])
         _assert_trees_close(
-            (one.params, one.metrics), jax.tree.map(lambda x: x[i], (batched.params, batched.metrics))
+            (one.params, one.metrics),
+            jax.tree.map(lambda x, i=i: x[i], (batched.params, batched.metrics)),
         )
 
 
@@ -95,7 +109,9 @@ def test_sweep_over_traced_floats_compiles_once():
     assert len(traces) == 1
     # Each member really used its own learning rate: compare with a separate run.
     lone = jax.jit(
-        jaxpg.make_train(dataclasses.replace(SMALL_VPG, learning_rate=1e-1, gamma=0.99), env, params)
+        jaxpg.make_train(
+            dataclasses.replace(SMALL_VPG, learning_rate=1e-1, gamma=0.99), env, params
+        )
     )(keys[2])
     _assert_trees_close(lone.params, jax.tree.map(lambda x: x[2], result.params))
 
@@ -106,9 +122,9 @@ def test_rollout_trajectory_shapes_and_next_obs():
     policy = jaxpg.networks.make_policy(env.action_space(params), (4,), (8,))
     policy_params = policy.init(jax.random.key(1))
     fn = rollout_lib.sample_policy(policy.apply, policy_params)
-    new_state, traj, stats = jax.jit(
-        lambda k, s: rollout_lib.rollout(k, env, params, s, fn, 60)
-    )(jax.random.key(2), state)
+    new_state, traj, stats = jax.jit(lambda k, s: rollout_lib.rollout(k, env, params, s, fn, 60))(
+        jax.random.key(2), state
+    )
     assert traj.obs.shape == traj.next_obs.shape == (60, 6, 4)
     assert traj.action.shape == traj.reward.shape == traj.log_prob.shape == (60, 6)
     done = np.asarray(traj.done)
@@ -123,8 +139,11 @@ def test_rollout_trajectory_shapes_and_next_obs():
     # Episode statistics agree with the trajectory (all episodes start inside this rollout).
     assert int(stats.count) == done.sum()
     rewards = np.asarray(traj.reward)
-    total = sum(rewards[: np.nonzero(done[:, b])[0].max() + 1, b].sum()
-                for b in range(6) if done[:, b].any())
+    total = sum(
+        rewards[: np.nonzero(done[:, b])[0].max() + 1, b].sum()
+        for b in range(6)
+        if done[:, b].any()
+    )
     assert float(stats.return_sum) == pytest.approx(total)
 
 

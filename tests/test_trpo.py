@@ -116,8 +116,14 @@ def test_vine_refuses_an_environment_whose_state_cannot_be_copied():
 def test_vine_on_a_box_action_space_runs_and_counts_branches():
     env, env_params = jaxpg.make_env("Pendulum-v1")
     config = jaxpg.TRPOConfig(
-        sampling="vine", num_envs=4, num_steps=32, total_timesteps=4 * 32 * 2,
-        vine_num_states=8, vine_horizon=4, vine_num_actions=3, hidden_sizes=(8,),
+        sampling="vine",
+        num_envs=4,
+        num_steps=32,
+        total_timesteps=4 * 32 * 2,
+        vine_num_states=8,
+        vine_horizon=4,
+        vine_num_actions=3,
+        hidden_sizes=(8,),
     )
     result = jax.jit(jaxpg.make_train(config, env, env_params))(jax.random.key(0))
     assert int(result.metrics["env_steps"][0]) == 128 + 8 * 3 * 4

@@ -283,7 +283,11 @@ def vine_q_values(
         # The same key for every branch of a state: common random numbers.
         first_key, rest_key = jax.random.split(branch_key)
         next_obs, next_state, reward, terminated, truncated, final_obs = rollout_lib.step_envs(
-            first_key, env, env_params, env_states, rollout_lib.env_action(action_space, first_action)
+            first_key,
+            env,
+            env_params,
+            env_states,
+            rollout_lib.env_action(action_space, first_action),
         )
         start = rollout_lib.RolloutState(
             obs=next_obs,
@@ -344,12 +348,20 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
         metrics: dict[str, jax.Array] = {}
         if vine:
             obs, actions, q = vine_q_values(
-                config, env, env_params, policy, params["policy"], value_net.apply,
-                params["value"], trajectory, vine_key,
+                config,
+                env,
+                env_params,
+                policy,
+                params["policy"],
+                value_net.apply,
+                params["value"],
+                trajectory,
+                vine_key,
             )
             q_advantage = q - q.mean(axis=0, keepdims=True)
             if config.normalize_advantages:
                 q_advantage = q_advantage / (q_advantage.std() + 1e-8)
+
             def branch_log_probs(policy_params):
                 dist = policy.apply(policy_params, obs)  # batched over the N states
                 return jax.vmap(dist.log_prob)(actions)  # [K, N]
@@ -396,8 +408,14 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
             )
         else:
             params["value"], value_opt_state, value_metrics = adam_value_fit(
-                config, value_optimizer, value_net.apply, params["value"], value_opt_state,
-                trajectory.obs, targets, value_key,
+                config,
+                value_optimizer,
+                value_net.apply,
+                params["value"],
+                value_opt_state,
+                trajectory.obs,
+                targets,
+                value_key,
             )
         metrics.update(value_metrics)
         return TRPOState(params, value_opt_state), metrics

@@ -108,9 +108,7 @@ class CartPole(Environment):
         return self.get_obs(state), state
 
     def get_obs(self, state: CartPoleState, params: Any = None, key: Any = None) -> jax.Array:
-        return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(
-            jnp.float32
-        )
+        return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(jnp.float32)
 
     def is_terminated(self, state: CartPoleState, params: CartPoleParams) -> jax.Array:
         out_x = jnp.logical_or(state.x < -params.x_threshold, state.x > params.x_threshold)

@@ -41,7 +41,9 @@ def transition_table(shape: tuple[int, int]) -> np.ndarray:
     rows, cols = np.divmod(np.arange(height * width), width)
     target_rows = rows[:, None] + MOVES[None, :, 0]
     target_cols = cols[:, None] + MOVES[None, :, 1]
-    inside = (target_rows >= 0) & (target_rows < height) & (target_cols >= 0) & (target_cols < width)
+    inside = (
+        (target_rows >= 0) & (target_rows < height) & (target_cols >= 0) & (target_cols < width)
+    )
     target = target_rows * width + target_cols
     return np.where(inside, target, np.arange(height * width)[:, None])
 
@@ -99,7 +101,9 @@ def value_iteration(
     else:
         for _ in range(max_iters):
             new_values, q, policy = _backup(values, rewards, table, gamma, alpha)
-            converged = np.max(np.abs(new_values - values)) <= tol * max(1.0, np.max(np.abs(values)))
+            converged = np.max(np.abs(new_values - values)) <= tol * max(
+                1.0, np.max(np.abs(values))
+            )
             values = new_values
             if converged:
                 break
