@@ -108,6 +108,15 @@ def traced(default: Any, check: Check | None = None) -> Any:
     return struct.field(pytree_node=True, default=default, metadata={"check": check})
 
 
+def _field_check(cls: type, name: str) -> Check | None:
+    """The check of field ``name``: the subclass's, or an ancestor's when it only sets a default."""
+    for klass in cls.__mro__:
+        fields = getattr(klass, "__dataclass_fields__", {})
+        if name in fields and fields[name].metadata.get("check") is not None:
+            return fields[name].metadata["check"]
+    return None
+
+
 @struct.dataclass
 class BaseConfig:
     """Fields shared by every algorithm.
@@ -147,7 +156,7 @@ class BaseConfig:
     def validate(self) -> None:
         """Checks every field; raises ValueError naming the field, value and allowed range."""
         for field in dataclasses.fields(self):
-            check = field.metadata.get("check")
+            check = _field_check(type(self), field.name)
             if check is not None:
                 check(field.name, getattr(self, field.name))
         if self.total_timesteps < self.batch_size:
