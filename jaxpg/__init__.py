@@ -7,8 +7,18 @@ Example:
     >>> result = jax.jit(train)(jax.random.key(0))
 """
 
-from jaxpg import advantages, distributions, envs, losses, natural_gradient, rollout
-from jaxpg.algorithms import ActorCriticConfig, TRPOConfig, VPGConfig
+from jaxpg import (
+    advantages,
+    checkpoint,
+    distributions,
+    envs,
+    losses,
+    natural_gradient,
+    plotting,
+    render,
+    rollout,
+)
+from jaxpg.algorithms import ActorCriticConfig, PPOConfig, TRPOConfig, VPGConfig
 from jaxpg.distributions import Categorical, DiagGaussian
 from jaxpg.envs import make_env
 from jaxpg.evaluation import evaluate
@@ -21,12 +31,14 @@ __all__ = [
     "ActorCriticConfig",
     "Categorical",
     "DiagGaussian",
+    "PPOConfig",
     "TRPOConfig",
     "TrainResult",
     "TrainState",
     "Trajectory",
     "VPGConfig",
     "advantages",
+    "checkpoint",
     "distributions",
     "envs",
     "evaluate",
@@ -35,5 +47,7 @@ __all__ = [
     "make_train",
     "make_trainer",
     "natural_gradient",
+    "plotting",
+    "render",
     "rollout",
 ]

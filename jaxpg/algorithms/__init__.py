@@ -2,7 +2,8 @@
 
 from jaxpg.algorithms.actor_critic import ActorCriticConfig
 from jaxpg.algorithms.base import Algorithm
+from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.algorithms.trpo import TRPOConfig
 from jaxpg.algorithms.vpg import VPGConfig
 
-__all__ = ["ActorCriticConfig", "Algorithm", "TRPOConfig", "VPGConfig"]
+__all__ = ["ActorCriticConfig", "Algorithm", "PPOConfig", "TRPOConfig", "VPGConfig"]

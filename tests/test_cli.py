@@ -1,0 +1,214 @@
+"""The jaxpg command line: parsing and validation, run files, eval, resume and Ctrl-C.
+
+Training runs are tiny (a few iterations of a few small batches); `cli.main` runs in-process.
+"""
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxpg import checkpoint, cli
+
+VPG_TINY = ["--set", "num_envs=4", "--set", "num_steps=16", "--set", "hidden_sizes=8"]
+BATCH = 4 * 16
+
+
+def _run(argv, capsys):
+    status = cli.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _csv_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def _state_leaves(run_dir):
+    state = checkpoint.load(os.path.join(run_dir, "checkpoint.msgpack"))[3]
+    return [np.asarray(jax.random.key_data(leaf)
+                       if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf)
+            for leaf in jax.tree.leaves(state)]
+
+
+def test_python_m_jaxpg_help():
+    result = subprocess.run([sys.executable, "-m", "jaxpg", "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0
+    assert "train" in result.stdout and "eval" in result.stdout
+
+
+@pytest.mark.parametrize("text, value", [
+    ("64,64", (64, 64)), ("64", 64), ("64,", (64,)), ("()", ()), ("(32, 32)", (32, 32)),
+    ("1e-3", 1e-3), ("-2.5", -2.5), ("inf", math.inf), ("100_000", 100_000),
+    ("true", True), ("False", False), ("none", None), ("vine", "vine"), ("'64'", "64"),
+    ("[[1, -10], [0, 5]]", ((1, -10), (0, 5))),
+])
+def test_parse_value(text, value):
+    assert cli.parse_value(text) == value
+
+
+def test_build_config_defaults_overrides_and_coercion():
+    maxent = cli.build_config("maxent")
+    assert (maxent.entropy_alpha, maxent.exploration) == (1.0, "seed")
+    assert cli.build_config("maxent", {"entropy_alpha": 0.5}).entropy_alpha == 0.5
+    npg = cli.build_config("npg")
+    assert npg.line_search is False and npg.algorithm_name == "npg"
+    trpo = cli.build_config("trpo", {"sampling": "vine", "hidden_sizes": 32, "max_kl": 1,
+                                     "total_timesteps": 2e4})
+    assert trpo.sampling == "vine" and trpo.hidden_sizes == (32,)
+    assert trpo.max_kl == 1.0 and isinstance(trpo.max_kl, float)
+    assert trpo.total_timesteps == 20_000 and isinstance(trpo.total_timesteps, int)
+    assert cli.build_config("ppo", num_envs=3).num_envs == 3
+    assert cli.build_config("a2c", {"hidden_sizes": ()}).hidden_sizes == ()
+
+
+def test_build_config_errors_name_the_problem():
+    with pytest.raises(cli.CLIError, match="choose one of vpg, maxent, a2c, trpo, npg, ppo"):
+        cli.build_config("reinforce")
+    with pytest.raises(cli.CLIError, match=r"unknown field 'max_kll'.*did you mean 'max_kl'"
+                                           r".*known fields: .*cg_iters"):
+        cli.build_config("trpo", {"max_kll": 0.1})
+    with pytest.raises(cli.CLIError, match="max_kl=-1.0 is out of range"):
+        cli.build_config("trpo", {"max_kl": -1})
+    with pytest.raises(cli.CLIError, match="sampling='tree' is not allowed"):
+        cli.build_config("trpo", {"sampling": "tree"})
+    with pytest.raises(cli.CLIError, match="num_envs must be an integer"):
+        cli.build_config("vpg", {"num_envs": 2.5})
+    with pytest.raises(cli.CLIError, match="run `jaxpg train trpo` instead"):
+        cli.build_config("npg", {"line_search": True})
+    with pytest.raises(cli.CLIError, match="given twice"):
+        cli.build_config("vpg", {"num_envs": 2}, num_envs=3)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "reinforce", "--env", "CartPole-v1"], "choose one of vpg, maxent, a2c"),
+    (["train", "vpg"], "--env is required"),
+    (["train", "vpg", "--env", "Cartpole"], "unknown env_id 'Cartpole'; known ids: CartPole-v1"),
+    (["train", "vpg", "--env", "GridWorld-v0", "--env-set", "start=9,9"], "outside the 6x6"),
+    (["train", "vpg", "--env", "CartPole-v1", "--set", "lr=1"], "known fields:"),
+    (["train", "vpg", "--env", "CartPole-v1", "--set", "gamma"], "--set expects name=value"),
+    (["train", "vpg", "--env", "CartPole-v1", "--seeds", "0"], "--seeds must be >= 1"),
+    (["train", "vpg", "--env", "CartPole-v1", "--total-timesteps", "10"], "less than one"),
+    (["train", "--resume", "nowhere"], "nowhere does not exist"),
+    (["train", "--resume", "nowhere", "--set", "gamma=0.9"], "--set cannot change it"),
+    (["eval", "nowhere"], "nowhere does not exist"),
+])
+def test_usage_errors_exit_2_with_a_clear_message(argv, message, capsys, tmp_path):
+    status, out, err = _run(argv + ["--out", tmp_path / "run"] if argv[1] == "vpg" else argv,
+                            capsys)
+    assert status == 2
+    assert "jaxpg: error:" in err and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_gridworld_run_files_and_eval(tmp_path, capsys):
+    run_dir = tmp_path / "maxent"
+    status, out, err = _run([
+        "train", "maxent", "--env", "GridWorld-v0", "--env-set", "max_steps=12",
+        "--set", "num_envs=2", "--set", "num_steps=12", "--set", "hidden_sizes=()",
+        "--total-timesteps", 2 * 12 * 3, "--seed", 3, "--seeds", 2, "--eval-episodes", 3,
+        "--out", run_dir,
+    ], capsys)
+    assert status == 0, err
+    assert "maxent on GridWorld-v0: 3 iterations, 72 env steps per seed, 2 seeds" in out
+    assert "eval return (3 episodes per seed" in out and "compile" in out
+    assert "3/3" in err  # the progress bar
+    assert sorted(os.listdir(run_dir)) == ["checkpoint.msgpack", "config.json",
+                                           "learning_curve.png", "metrics.csv"]
+
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["algorithm"] == "maxent" and record["config_class"] == "VPGConfig"
+    assert record["env_id"] == "GridWorld-v0" and record["env_kwargs"] == {"max_steps": 12}
+    assert record["config"]["entropy_alpha"] == 1.0 and record["config"]["hidden_sizes"] == []
+    assert record["seeds"] == [3, 4] and record["jaxpg_version"] == "0.1.0"
+    assert record["summary"]["status"] == "finished"
+    assert record["summary"]["compiled_programs"] == ["init", "train chunk", "eval"]
+
+    rows = _csv_rows(run_dir / "metrics.csv")
+    assert list(rows[0])[:5] == ["iteration", "seed", "env_steps", "episode_return",
+                                 "episode_length"]
+    assert {"policy_loss", "entropy", "skipped_updates"} <= set(rows[0])
+    assert [(r["iteration"], r["seed"], r["env_steps"]) for r in rows] == [
+        ("1", "3", "24"), ("1", "4", "24"), ("2", "3", "48"), ("2", "4", "48"),
+        ("3", "3", "72"), ("3", "4", "72")]
+    with Image.open(run_dir / "learning_curve.png") as image:
+        assert image.format == "PNG" and image.size[0] > 500
+
+    trained_eval = out.split("sampled actions): ")[1].split(" ")[0]
+
+    gif = tmp_path / "episode.gif"
+    status, out, err = _run(["eval", run_dir, "--episodes", 3, "--which-seed", 4,
+                             "--render", gif], capsys)
+    assert status == 0, err
+    # By default eval uses the run's seeds, so it repeats the evaluation after training.
+    assert f"returns over 3 episodes per seed (sampled actions): mean {trained_eval}," in out
+    assert "seed 3: mean" in out and "seed 4: mean" in out
+    assert "most probable action in every cell (seed 4" in out
+    assert out.count("[") >= 6 and "(5, 0)" in out and "over 12 steps" in out
+    assert "13 frames of 288x312" in out
+    with Image.open(gif) as image:
+        assert image.n_frames == 13 and image.size == (288, 312)
+
+    # A checkpoint that is not this run's is refused.
+    record["config"]["hidden_sizes"] = [16]
+    (run_dir / "config.json").write_text(json.dumps(record))
+    status, out, err = _run(["eval", run_dir], capsys)
+    assert status == 2 and "does not match" in err and "hidden_sizes ([16] there, [] in" in err
+    status, out, err = _run(["eval", run_dir, "--render", tmp_path / "x.mp4"], capsys)
+    assert status == 2 and "FILE.gif" in err
+
+
+def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, monkeypatch):
+    common = ["train", "vpg", "--env", "CartPole-v1", "--seeds", 2, "--chunk-size", 2,
+              "--eval-episodes", 0, "--no-progress", *VPG_TINY]
+    one_go, pieces = tmp_path / "one_go", tmp_path / "pieces"
+    status, out, err = _run(common + ["--total-timesteps", 6 * BATCH, "--out", one_go], capsys)
+    assert status == 0, err
+
+    # 3 iterations in chunks of 2, with Ctrl-C arriving while the first chunk is saved.
+    save = cli._save_checkpoint
+    calls = []
+
+    def save_then_interrupt(*args):
+        save(*args)
+        calls.append(None)
+        if len(calls) == 2:  # the initial state, then the first chunk
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(cli, "_save_checkpoint", save_then_interrupt)
+    status, out, err = _run(common + ["--total-timesteps", 3 * BATCH, "--out", pieces], capsys)
+    monkeypatch.undo()
+    assert status == 130 and f"--resume {pieces}" in err
+    assert len(_csv_rows(pieces / "metrics.csv")) == 2 * 2
+    assert json.loads((pieces / "config.json").read_text())["summary"]["status"] == "interrupted"
+
+    # Resuming without --total-timesteps finishes the run as configured (3 iterations) ...
+    status, out, err = _run(["train", "--resume", pieces, "--no-progress",
+                             "--eval-episodes", 0], capsys)
+    assert status == 0, err
+    assert "3 iterations" in out and len(_csv_rows(pieces / "metrics.csv")) == 3 * 2
+    status, out, err = _run(["train", "--resume", pieces], capsys)
+    assert status == 2 and "pass a larger --total-timesteps" in err
+    # ... and --total-timesteps is the new total: 3 more, to 6.
+    status, out, err = _run(["train", "--resume", pieces, "--total-timesteps", 6 * BATCH,
+                             "--no-progress", "--eval-episodes", 0], capsys)
+    assert status == 0, err
+
+    assert (pieces / "metrics.csv").read_text() == (one_go / "metrics.csv").read_text()
+    for a, b in zip(_state_leaves(pieces), _state_leaves(one_go), strict=True):
+        np.testing.assert_array_equal(a, b)
+    record = json.loads((pieces / "config.json").read_text())
+    assert record["config"]["total_timesteps"] == 6 * BATCH
+
+    status, out, err = _run(common + ["--out", one_go], capsys)
+    assert status == 2 and "already holds a run" in err
