@@ -293,7 +293,8 @@ def test_float_fields_stay_traced_under_vmap():
 
 @pytest.mark.slow
 def test_cartpole_learns_in_20k_steps():
-    # Measured (3 x 10 seeds, defaults, 20k steps): group means 278-355, random policy ~22.
+    # Measured (3 x 10 seeds, defaults, 20k steps): means of 10 seeds 312-330 (seeds 214-452);
+    # a random policy scores ~22.
     env, env_params = jaxpg.make_env("CartPole-v1")
     config = PPOConfig(total_timesteps=20_000)
     results = jax.jit(jax.vmap(make_train(config, env, env_params)))(
@@ -303,12 +304,13 @@ def test_cartpole_learns_in_20k_steps():
         jax.vmap(lambda p, k: jaxpg.evaluate(config, env, env_params, p, k, num_episodes=32))
     )(results.params, jax.random.split(jax.random.key(1), 10)).mean(-1)
     assert int(results.metrics["skipped_updates"].sum()) == 0
-    assert float(returns.mean()) > 150, returns
+    assert float(returns.mean()) > 200, returns
 
 
 @pytest.mark.slow
 def test_pendulum_trains_without_nan_and_improves():
-    # Measured (4 seeds, this config, 40960 steps): eval -242..-485; a random policy is ~-1230.
+    # Measured (10 seeds, this config, 40960 steps): evaluation -217..-485, training returns
+    # from ~-1220 (iterations 2-4) to ~-410 (last iteration); a random policy scores ~-1230.
     env, env_params = jaxpg.make_env("Pendulum-v1")
     config = PPOConfig(
         num_envs=16,
@@ -325,7 +327,8 @@ def test_pendulum_trains_without_nan_and_improves():
     )
     assert int(results.metrics["skipped_updates"].sum()) == 0
     assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(results.params))
-    returns = jax.jit(
-        jax.vmap(lambda p, k: jaxpg.evaluate(config, env, env_params, p, k, num_episodes=32))
-    )(results.params, jax.random.split(jax.random.key(1), 2)).mean(-1)
-    assert float(returns.max()) > -800 and float(returns.mean()) > -900, returns
+    episode_return = np.asarray(results.metrics["episode_return"])  # [seeds, iterations]
+    assert np.isfinite(episode_return).all()
+    # Iteration 0 reports partial episodes (128 steps < the 200-step limit); skip it.
+    early, late = episode_return[:, 1:4].mean(), episode_return[:, -2:].mean()
+    assert late > early + 300, (early, late)
