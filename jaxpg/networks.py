@@ -50,6 +50,21 @@ class ValueNetwork(NamedTuple):
     apply: Callable[[Params, jax.Array], jax.Array]
 
 
+def orthogonal(scale: float) -> Callable[..., jax.Array]:
+    """Orthogonal initialiser whose QR runs one matrix at a time under `vmap`.
+
+    jaxlib's batched QR on CPU can deadlock its thread pool when several run at once (as when
+    ``init`` is vmapped over seeds on a 2-core machine); `sequential_vmap` avoids the batched
+    kernel and gives the same values.
+    """
+    base = nn.initializers.orthogonal(scale)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        return jax.custom_batching.sequential_vmap(lambda k: base(k, shape, dtype))(key)
+
+    return init
+
+
 class MLP(nn.Module):
     """A multilayer perceptron with an output of ``out_size`` (no output activation)."""
 
@@ -62,8 +77,8 @@ class MLP(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         for size in self.hidden_sizes:
-            x = act(nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
-        return nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(self.out_gain))(x)
+            x = act(nn.Dense(size, kernel_init=orthogonal(np.sqrt(2.0)))(x))
+        return nn.Dense(self.out_size, kernel_init=orthogonal(self.out_gain))(x)
 
 
 class _GaussianHead(nn.Module):
