@@ -20,7 +20,11 @@ minibatches of Adam 1e-3).
   events) are reported beside it. Four rows: one seed and ``--vmap-seeds`` seeds vmapped in
   one call (``jax.jit(jax.vmap(train))``, aggregate env-steps/s, as JAX users sweep seeds),
   each with ``jax.random.key(seed)`` (default impl, threefry2x32) and with
-  ``impl="philox2x32"`` keys (jaxpg takes any key type; philox is cheaper on CPU).
+  ``impl="philox2x32"`` keys (jaxpg takes any key type; philox is cheaper on CPU). Each
+  measurement runs in a fresh process (``--child-throughput``), so every compile time is a
+  cold one, and a process that hangs is killed after ``--timeout`` seconds and reported
+  instead of stopping the benchmark (the vmapped runs go last: ``jit(vmap(train))`` has hung
+  on this 2-core machine inside XLA:CPU's batched LAPACK QR of the orthogonal initialiser).
 * Time to 475: ``benchmarks/trpo_to_475.py`` as a subprocess per seed (its clock starts at the
   top of its file, before ``import jax``): chunks of 10 iterations through one compiled
   ``jax.jit(trainer.run, static_argnums=1)``, after each chunk 20 evaluation episodes
@@ -47,7 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -139,7 +142,9 @@ def measure_throughput(
         result = jax.block_until_ready(function(keys[index]))
         if index == 0:
             events.update(_compile_events)
-        final_returns.append(float(np.median(np.asarray(result.metrics["episode_return"])[..., -1])))
+        final_returns.append(
+            float(np.median(np.asarray(result.metrics["episode_return"])[..., -1]))
+        )
 
     timing = common.time_call(call, repeats)
     return Throughput(
@@ -153,8 +158,65 @@ def measure_throughput(
     )
 
 
-def run_json(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Runs ``command`` from the repository root; its last JSON line (or ``{"error": ...}``)."""
+def throughput_record(t: Throughput) -> dict[str, Any]:
+    """`Throughput` as JSON."""
+    return {
+        **{k: v for k, v in t._asdict().items() if k != "timing"},
+        "first_s": t.timing.first,
+        "runs_s": list(t.timing.runs),
+        "median_s": t.timing.median,
+        "compile_s": t.timing.compile,
+        "steps_per_second": t.steps_per_second,
+    }
+
+
+def throughput_from_record(record: dict[str, Any]) -> Throughput:
+    """The inverse of `throughput_record`."""
+    return Throughput(
+        key_impl=record["key_impl"],
+        seeds=record["seeds"],
+        env_steps=record["env_steps"],
+        timing=common.Timing(record["first_s"], tuple(record["runs_s"])),
+        compile_events=record["compile_events"],
+        final_returns=tuple(record["final_returns"]),
+        load_average=record["load_average"],
+    )
+
+
+def run_throughput(
+    args: argparse.Namespace, key_impl: str, seeds: int, repeats: int
+) -> Throughput | dict[str, Any]:
+    """`measure_throughput` in a fresh process (a cold start; a hang cannot stop the run)."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_trpo",
+        "--child-throughput",
+        key_impl,
+        str(seeds),
+        str(repeats),
+        "--total-timesteps",
+        str(args.total_timesteps),
+    ]
+    record = run_json(command, timeout=args.timeout * (1 + (seeds > 1) * 4))
+    if "error" in record:
+        print(f"jaxpg {seeds} seed(s) {key_impl}: {record['error']}", flush=True)
+        return record
+    t = throughput_from_record(record)
+    print(
+        f"jaxpg {seeds} seed(s) {key_impl}: {t.timing.median:.2f} s per call, "
+        f"{t.steps_per_second:,.0f} env-steps/s, compile {t.timing.compile:.1f} s "
+        f"(XLA {t.compile_events.get('xla_compile', 0):.1f} s), load {t.load_average}",
+        flush=True,
+    )
+    return t
+
+
+def run_json(command: list[str], timeout: float | None = None) -> dict[str, Any]:
+    """Runs ``command`` from the repository root; its last JSON line (or ``{"error": ...}``).
+
+    A command still running after ``timeout`` seconds is killed and reported as an error.
+    """
     shown = " ".join(
         str(Path(part).relative_to(REPOSITORY)) if part.startswith(str(REPOSITORY)) else part
         for part in command
@@ -162,9 +224,15 @@ def run_json(command: list[str], env: dict[str, str] | None = None) -> dict[str,
     if not Path(command[0]).exists():
         return {"error": f"{command[0]} not found", "command": shown}
     start = time.time()
-    completed = subprocess.run(
-        command, capture_output=True, text=True, check=False, cwd=REPOSITORY, env=env
-    )
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, check=False, cwd=REPOSITORY, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "error": f"no result after {timeout:.0f} s, killed (hung: see the deadlock note)",
+            "command": shown,
+        }
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
@@ -187,7 +255,7 @@ def run_sb3(args: argparse.Namespace, seed: int, threads: int | None) -> dict[st
     ]
     if threads is not None:
         command += ["--threads", str(threads)]
-    record = run_json(command)
+    record = run_json(command, timeout=args.sb3_timeout)
     print(f"  sb3 seed {seed} threads {threads or 'default'}: {_sb3_summary(record)}", flush=True)
     return record
 
@@ -208,9 +276,11 @@ def run_jaxpg_to_475(
     ]
     if cache:
         command += ["--compilation-cache", cache]
-    record = run_json(command, env=dict(os.environ))
-    print(f"  jaxpg seed {seed} {key_impl}{' cache' if cache else ''}: "
-          f"{_jaxpg_summary(record)}", flush=True)
+    record = run_json(command, timeout=args.timeout)
+    print(
+        f"  jaxpg seed {seed} {key_impl}{' cache' if cache else ''}: {_jaxpg_summary(record)}",
+        flush=True,
+    )
     return record
 
 
@@ -267,6 +337,10 @@ def _range(values: list[float]) -> str:
     return f"{min(values):,.0f}-{max(values):,.0f}" if values else "-"
 
 
+def _steps(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def _seconds_list(values: list[float | None]) -> str:
     return ", ".join(_fmt(v) for v in values) or "-"
 
@@ -286,7 +360,7 @@ def throughput_rows(
         events = t.compile_events
         rows.append(
             [
-                f"jaxpg `jit(train)`" if t.seeds == 1 else f"jaxpg `jit(vmap(train))`",
+                "jaxpg `jit(train)`" if t.seeds == 1 else "jaxpg `jit(vmap(train))`",
                 str(t.seeds),
                 t.key_impl,
                 f"{t.timing.median:.2f} ({min(t.timing.runs):.2f}-{max(t.timing.runs):.2f})",
@@ -307,11 +381,13 @@ def throughput_rows(
         rows.append(
             [
                 f"sb3-contrib TRPO, torch {label} ({records[0]['torch_num_threads']})",
-                f"{len(records)} runs",
+                f"{len(records)} run{'s' if len(records) > 1 else ''}",
                 "-",
                 f"{statistics.median(learn):.1f} ({min(learn):.1f}-{max(learn):.1f})",
                 f"{statistics.median(rates):,.0f}",
-                "1x" if label == "1 thread" else f"{statistics.median(rates) / sb3_rate:.2f}x"
+                "1x"
+                if label == "1 thread"
+                else f"{statistics.median(rates) / sb3_rate:.2f}x"
                 if sb3_rate
                 else "-",
                 "-",
@@ -348,9 +424,7 @@ def to_475_rows(
             times = [r[f"{field}time_to_threshold_s"] for r in records]
             median = median_or_none(times)
             ratio = (
-                "-"
-                if sb3_reference is None or median is None
-                else f"{sb3_reference / median:.2f}x"
+                "-" if sb3_reference is None or median is None else f"{sb3_reference / median:.2f}x"
             )
             rows.append(
                 [
@@ -358,7 +432,7 @@ def to_475_rows(
                     f"{mode}, 20 ep.",
                     _fmt(median),
                     _seconds_list(times),
-                    ", ".join(str(r[f"{field}steps_to_threshold"]) for r in records),
+                    ", ".join(_steps(r[f"{field}steps_to_threshold"]) for r in records),
                     f"{statistics.median(r['import_s'] for r in records):.1f}",
                     f"{statistics.median(r['first_chunk_s'] for r in records):.1f}",
                     ", ".join(f"{r['final_eval_stochastic_mean']:.0f}" for r in records),
@@ -374,7 +448,7 @@ def to_475_rows(
                 "deterministic, 10 ep.",
                 _fmt(median_or_none(times)),
                 _seconds_list(times),
-                ", ".join(str(r["steps_to_threshold"]) for r in records),
+                ", ".join(_steps(r["steps_to_threshold"]) for r in records),
                 f"{statistics.median(r['import_s'] for r in records):.1f}",
                 "-",
                 ", ".join(f"{r['final_eval_mean']:.0f}" for r in records),
@@ -480,13 +554,16 @@ def report(
         f"jaxpg: `jaxpg.TRPOConfig(total_timesteps={args.total_timesteps:_})` defaults "
         f"(8 envs x 128 steps, {env_steps:,} env steps per seed), `jax.jit(jaxpg.make_train"
         f"(...))` called on fresh keys; median of {args.repeats} calls ({args.vmap_repeats} "
-        "when vmapped) after the first; env-steps/s = seeds x env steps / median. Compile = "
-        "first call minus the median; the next column splits JAX's own compile events "
+        "when vmapped) after the first, each row in a fresh process; env-steps/s = seeds x "
+        "env steps / median. Compile = first call minus the median; the next column splits "
+        "JAX's own compile events "
         "(tracing + lowering to MLIR, then XLA). sb3-contrib: env steps run / time in "
         "`learn()` (its evaluation callback subtracted). Final return: the last iteration's "
         "`episode_return` metric (jaxpg, median over calls and seeds) or sb3's final "
         "deterministic evaluation.\n\n"
-        + common.markdown_table(THROUGHPUT_HEADER, throughput_rows(throughputs, sb3_one, sb3_default))
+        + common.markdown_table(
+            THROUGHPUT_HEADER, throughput_rows(throughputs, sb3_one, sb3_default)
+        )
         + "\n### Wall-clock from process start to a mean return >= 475\n\n"
         "Each run is a fresh process whose clock starts before its first import, so imports "
         "(`import jax, jaxpg`; torch and sb3), tracing and compilation count; evaluation time "
@@ -532,10 +609,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cache-runs",
         type=int,
-        default=0,
+        default=3,
         help="also time jaxpg to 475 with a warm persistent compilation cache (not a target)",
     )
     parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds before a jaxpg process is declared hung and killed (x5 when vmapped)",
+    )
+    parser.add_argument(
+        "--sb3-timeout", type=float, default=1800.0, help="the same for an sb3 process"
+    )
+    parser.add_argument(
+        "--child-throughput",
+        nargs=3,
+        metavar=("KEY_IMPL", "SEEDS", "REPEATS"),
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument(
         "--skip",
         nargs="*",
@@ -559,34 +651,33 @@ def parse_args() -> argparse.Namespace:
             seeds=1,
             key_impls=["threefry2x32"],
             default_threads_runs=0,
+            cache_runs=0,
         )
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    if args.child_throughput:
+        key_impl, seeds, repeats = args.child_throughput
+        config = jaxpg.TRPOConfig(total_timesteps=args.total_timesteps)
+        t = measure_throughput(config, key_impl, int(seeds), int(repeats))
+        print(json.dumps(throughput_record(t)))
+        return
     machine = common.machine_description()
-    config = jaxpg.TRPOConfig(total_timesteps=args.total_timesteps)
-
     throughputs: list[Throughput] = []
-    plan = []
-    if "throughput" not in args.skip:
-        plan += [(impl, 1, args.repeats) for impl in args.key_impls]
-    if "vmap" not in args.skip:
-        plan += [(impl, args.vmap_seeds, args.vmap_repeats) for impl in args.key_impls]
-    for impl, seeds, repeats in plan:
-        t = measure_throughput(config, impl, seeds, repeats)
-        throughputs.append(t)
-        print(
-            f"jaxpg {seeds} seed(s) {impl}: {t.timing.median:.2f} s per call, "
-            f"{t.steps_per_second:,.0f} env-steps/s, compile {t.timing.compile:.1f} s "
-            f"(XLA {t.compile_events.get('xla_compile', 0):.1f} s), load {t.load_average}",
-            flush=True,
-        )
-
     sb3_runs: dict[str, list[dict[str, Any]]] = {}
     jaxpg_runs: dict[str, list[dict[str, Any]]] = {}
     errors: list[str] = []
+
+    def measure(impl: str, seeds: int, repeats: int) -> None:
+        result = run_throughput(args, impl, seeds, repeats)
+        if isinstance(result, Throughput):
+            throughputs.append(result)
+        else:
+            errors.append(
+                f"throughput, {seeds} seed(s), {impl}: `{result['command']}`: {result['error']}"
+            )
 
     def keep(group: dict[str, list], label: str, record: dict[str, Any]) -> None:
         if "error" in record:
@@ -594,6 +685,9 @@ def main() -> None:
         else:
             group.setdefault(label, []).append(record)
 
+    if "throughput" not in args.skip:
+        for impl in args.key_impls:
+            measure(impl, 1, args.repeats)
     for seed in range(args.seeds):
         if "sb3" not in args.skip:
             keep(sb3_runs, "1 thread", run_sb3(args, seed, threads=1))
@@ -612,6 +706,9 @@ def main() -> None:
                     f"{args.key_impls[0]} keys, warm compilation cache (not a target)",
                     run_jaxpg_to_475(args, seed, args.key_impls[0], cache),
                 )
+    if "vmap" not in args.skip:  # last: vmapped runs have hung on this machine (see the report)
+        for impl in args.key_impls:
+            measure(impl, args.vmap_seeds, args.vmap_repeats)
 
     text = report(args, machine, throughputs, sb3_runs, jaxpg_runs, errors)
     print("\n" + text)
@@ -624,17 +721,7 @@ def main() -> None:
             "machine": machine,
             "command": common.command_line(),
             "config": {"total_timesteps": args.total_timesteps},
-            "throughput": [
-                {
-                    **{k: v for k, v in t._asdict().items() if k != "timing"},
-                    "first_s": t.timing.first,
-                    "runs_s": list(t.timing.runs),
-                    "median_s": t.timing.median,
-                    "compile_s": t.timing.compile,
-                    "steps_per_second": t.steps_per_second,
-                }
-                for t in throughputs
-            ],
+            "throughput": [throughput_record(t) for t in throughputs],
             "sb3": sb3_runs,
             "jaxpg_to_475": jaxpg_runs,
             "errors": errors,

@@ -175,8 +175,7 @@ def main() -> None:
     _phase = "final_eval"
     final = {
         name: [
-            float(r)
-            for r in evaluate(state.agent.params, jax.random.fold_in(eval_key, 1_000_000))
+            float(r) for r in evaluate(state.agent.params, jax.random.fold_in(eval_key, 1_000_000))
         ]
         for name, evaluate in evaluations.items()
     }
