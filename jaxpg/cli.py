@@ -3,6 +3,7 @@
     jaxpg train trpo --env CartPole-v1
     jaxpg train trpo --env CartPole-v1 --seeds 4 --set sampling=vine --set hidden_sizes=32,32
     jaxpg train maxent --env GridWorld-v0 --set num_steps=300 --env-set observation=one_hot
+    jaxpg train trpo --env gymnasium:LunarLander-v3 --total-timesteps 1000000
     jaxpg train --resume runs/trpo-CartPole-v1-20250101-120000 --total-timesteps 200000
     jaxpg eval runs/trpo-CartPole-v1-20250101-120000 --greedy --render cartpole.gif
 
@@ -27,6 +28,15 @@ trains from ``jax.random.key(S)``: a run with seeds S..S+K-1 equals
 unvmapped sees the same episodes; its floats may differ in the last bits). An algorithm whose
 schedule depends on the run's length (PPO's ``anneal_lr``) follows the total in force when
 each iteration is trained.
+
+Gymnasium environments (``--env gymnasium:LunarLander-v3``) have no JAX ``step``, so their runs
+go through `jaxpg.host_train`: rollouts on the host from a gymnasium vector environment, the
+same jitted update as the JAX path (compiled on first use, during training). ``--seeds K``
+then trains the seeds in turn, chunk by chunk, one vector environment each, sharing the
+compiled functions. Seed S of such a run equals `train_host` with ``jax.random.key(S)`` in one
+go, bit for bit, whatever the chunk sizes; a resumed run restarts its episodes (fresh resets
+seeded from the checkpointed key), so it is reproducible but not the run in one go. Files,
+progress bar, summary and ``jaxpg eval`` are the same (evaluation with `evaluate_host`).
 
 Run directory (default ``runs/<algo>-<env>-<timestamp>``): ``config.json`` (algorithm, env id and
 options, every config field, seeds, jaxpg version, summary), ``metrics.csv`` (one row per
@@ -183,8 +193,10 @@ def build_config(
                 f"unknown field {name!r} for {algorithm} ({config_class.__name__}){hint}; "
                 f"known fields: {', '.join(sorted(fields))}"
             )
-    for flag, name, value in (("--total-timesteps", "total_timesteps", total_timesteps),
-                              ("--num-envs", "num_envs", num_envs)):
+    for flag, name, value in (
+        ("--total-timesteps", "total_timesteps", total_timesteps),
+        ("--num-envs", "num_envs", num_envs),
+    ):
         if value is not None:
             if name in sets:
                 raise CLIError(f"{name} is given twice (--set {name}=... and {flag})")
@@ -192,8 +204,10 @@ def build_config(
     if algorithm in ("trpo", "npg") and "line_search" in sets:
         wanted = "trpo" if sets["line_search"] is True else "npg"
         if wanted != algorithm:
-            raise CLIError(f"{algorithm} with line_search={sets['line_search']!r} is {wanted}; "
-                           f"run `jaxpg train {wanted}` instead")
+            raise CLIError(
+                f"{algorithm} with line_search={sets['line_search']!r} is {wanted}; "
+                f"run `jaxpg train {wanted}` instead"
+            )
     values = {**defaults, **{name: _coerce(fields[name].default, v) for name, v in sets.items()}}
     try:
         config = config_class(**values)
@@ -236,12 +250,134 @@ def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any]:
     from jaxpg.envs import make_env
 
-    if env_id.startswith("gymnasium:"):
-        raise CLIError(f"{env_id}: the CLI trains JAX environments only (jaxpg's and gymnax's)")
     try:
         return make_env(env_id, **env_kwargs)
-    except ValueError as error:
+    except (ValueError, ImportError) as error:
         raise CLIError(str(error)) from None
+
+
+def _runs_on_host(env: Any) -> bool:
+    """Whether ``env`` is a gymnasium environment, trained on the host (`jaxpg.host_train`)."""
+    return bool(getattr(env, "RUNS_ON_HOST", False))
+
+
+class _HostSeeds:
+    """Host-side training of several seeds in turn (`jaxpg.host_train`), chunk by chunk.
+
+    One `HostTrainer` per seed, each with its own gymnasium vector environment, forked from
+    the first so that all share one compiled policy step and one compiled update. Each
+    trainer is handed back the state it returned last, so its episodes run on across chunks.
+    """
+
+    def __init__(self, config: Any, env: Any, env_params: Any, num_seeds: int) -> None:
+        from jaxpg.host_train import make_host_trainer
+
+        first = make_host_trainer(config, env, env_params)
+        self.trainers = [first] + [first.fork() for _ in range(num_seeds - 1)]
+        self.timings = first.timings
+        self._states: list[Any] = []
+        self._stacked: Any = None
+
+    def init(self, seeds: Sequence[int]) -> Any:
+        """The seeds' initial states, stacked: every leaf ``[num_seeds, ...]``."""
+        import jax
+
+        self._states = [
+            trainer.init(jax.random.key(int(seed)))
+            for trainer, seed in zip(self.trainers, seeds, strict=True)
+        ]
+        self._stacked = _stack(self._states)
+        return self._stacked
+
+    def run_chunk(self, state: Any, count: int, callback: Any) -> tuple[Any, dict[str, Any]]:
+        """``count`` iterations of every seed in turn: ``(states, metrics [num_seeds, count])``.
+
+        ``callback(seed_index, iteration, metrics)`` follows every iteration.
+        """
+        import numpy as np
+
+        if state is not self._stacked:  # a resumed state: its episodes restart from resets
+            self._states = [_take(state, index) for index in range(len(self.trainers))]
+        states, metrics = [], []
+        for index, (trainer, seed_state) in enumerate(
+            zip(self.trainers, self._states, strict=True)
+        ):
+            seed_state, seed_metrics = trainer.run(
+                seed_state, count, callback=lambda i, m, index=index: callback(index, i, m)
+            )
+            states.append(seed_state)
+            metrics.append(seed_metrics)
+        self._states, self._stacked = states, _stack(states)
+        return self._stacked, {
+            name: np.stack([np.asarray(m[name]) for m in metrics]) for name in metrics[0]
+        }
+
+    def close(self) -> None:
+        for trainer in self.trainers:
+            trainer.close()
+
+
+# Stacking and slicing in numpy: eager jax.numpy would compile a small program per leaf shape.
+def _stack(states: Sequence[Any]) -> Any:
+    """Per-seed states to one state with a leading seed axis (numpy leaves, PRNG keys kept)."""
+    import jax
+    import numpy as np
+
+    def stack(*leaves: Any) -> Any:
+        if jax.dtypes.issubdtype(leaves[0].dtype, jax.dtypes.prng_key):
+            data = np.stack([np.asarray(jax.random.key_data(leaf)) for leaf in leaves])
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaves[0]))
+        return np.stack([np.asarray(leaf) for leaf in leaves])
+
+    return jax.tree.map(stack, *states)
+
+
+def _take(tree: Any, index: int) -> Any:
+    """Entry ``index`` of the leading axis of every leaf (numpy leaves, PRNG keys kept)."""
+    import jax
+    import numpy as np
+
+    def take(leaf: Any) -> Any:
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(leaf))[index]
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+        return np.asarray(leaf)[index]
+
+    return jax.tree.map(take, tree)
+
+
+def _evaluate_on_host(
+    config: Any,
+    env: Any,
+    env_params: Any,
+    params: Any,
+    eval_seeds: Sequence[int],
+    episodes: int,
+    greedy: bool,
+) -> Any:
+    """Returns ``[num_seeds, episodes]`` of each seed's policy (``params`` stacked over seeds)
+    on the host (`evaluate_host`), with the key ``fold_in(key(eval_seed), 1)`` as in JAX."""
+    import jax
+    import numpy as np
+
+    from jaxpg.host_train import evaluate_host
+
+    return np.stack(
+        [
+            np.asarray(
+                evaluate_host(
+                    config,
+                    env,
+                    env_params,
+                    _take(params, index),
+                    jax.random.fold_in(jax.random.key(int(seed)), 1),
+                    episodes,
+                    greedy,
+                )
+            )
+            for index, seed in enumerate(eval_seeds)
+        ]
+    )
 
 
 def _default_run_dir(algorithm: str, env_id: str) -> str:
@@ -253,8 +389,9 @@ def _default_run_dir(algorithm: str, env_id: str) -> str:
     return path
 
 
-def _config_record(algorithm: str, config: Any, env_id: str, env_kwargs: dict[str, Any],
-                   seeds: list[int]) -> dict[str, Any]:
+def _config_record(
+    algorithm: str, config: Any, env_id: str, env_kwargs: dict[str, Any], seeds: list[int]
+) -> dict[str, Any]:
     from jaxpg import __version__
     from jaxpg.checkpoint import _json_ready
 
@@ -291,8 +428,9 @@ def _format_number(value: Any) -> str:
     return str(value.item() if value.dtype == np.float64 else np.float32(value))
 
 
-def write_metrics_csv(path: str, metrics: dict[str, Any], seeds: Sequence[int],
-                      first_iteration: int = 1) -> None:
+def write_metrics_csv(
+    path: str, metrics: dict[str, Any], seeds: Sequence[int], first_iteration: int = 1
+) -> None:
     """One row per iteration and seed: ``iteration, seed, env_steps, <every metric>``."""
     import csv
 
@@ -304,9 +442,10 @@ def write_metrics_csv(path: str, metrics: dict[str, Any], seeds: Sequence[int],
         writer.writerow(["iteration", "seed", *columns])
         for index in range(num_iterations):
             for row, seed in enumerate(seeds):
-                writer.writerow([first_iteration + index, seed] + [
-                    _format_number(metrics[name][row, index]) for name in columns
-                ])
+                writer.writerow(
+                    [first_iteration + index, seed]
+                    + [_format_number(metrics[name][row, index]) for name in columns]
+                )
     os.replace(temporary, path)
 
 
@@ -320,34 +459,70 @@ def _add_train_parser(subparsers: Any) -> None:
         "  jaxpg train npg --env CartPole-v1 --seeds 4 --set hidden_sizes=32,32\n"
         "  jaxpg train trpo --env CartPole-v1 --set sampling=vine\n"
         "  jaxpg train maxent --env GridWorld-v0 --env-set observation=one_hot\n"
+        "  jaxpg train ppo --env gymnasium:LunarLander-v3 --total-timesteps 1000000\n"
         "  jaxpg train --resume runs/trpo-CartPole-v1-... --total-timesteps 200000\n\n"
         "Set JAX_COMPILATION_CACHE_DIR (e.g. ~/.cache/jax) to keep compiled programs between "
         "runs;\na repeated command then skips most of its compile time.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("algorithm", nargs="?", metavar="ALGO",
-                        help=f"one of {', '.join(ALGORITHM_NAMES)} (omit with --resume)")
-    parser.add_argument("--env", help="environment id, e.g. CartPole-v1, GridWorld-v0, or a "
-                        "gymnax id")
-    parser.add_argument("--env-set", action="append", metavar="NAME=VALUE",
-                        help="an environment option, e.g. max_steps=50 (repeatable)")
-    parser.add_argument("--total-timesteps", type=int, metavar="N",
-                        help="environment steps per seed; with --resume the new total")
+    parser.add_argument(
+        "algorithm",
+        nargs="?",
+        metavar="ALGO",
+        help=f"one of {', '.join(ALGORITHM_NAMES)} (omit with --resume)",
+    )
+    parser.add_argument(
+        "--env",
+        help="environment id, e.g. CartPole-v1, GridWorld-v0, a "
+        "gymnax id, or gymnasium:ID (e.g. gymnasium:LunarLander-v3; rollouts "
+        "on the host, updates jitted)",
+    )
+    parser.add_argument(
+        "--env-set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="an environment option, e.g. max_steps=50 (repeatable)",
+    )
+    parser.add_argument(
+        "--total-timesteps",
+        type=int,
+        metavar="N",
+        help="environment steps per seed; with --resume the new total",
+    )
     parser.add_argument("--num-envs", type=int, metavar="N", help="parallel environments")
     parser.add_argument("--seed", type=int, metavar="S", help="first seed (0)")
-    parser.add_argument("--seeds", type=int, metavar="K",
-                        help="train seeds S..S+K-1 together, vmapped (1)")
-    parser.add_argument("--set", action="append", metavar="FIELD=VALUE", dest="sets",
-                        help="a config field, e.g. max_kl=0.02, hidden_sizes=64,64, "
-                        "sampling=vine (repeatable)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="run directory (default runs/<algo>-<env>-<timestamp>)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        metavar="K",
+        help="train seeds S..S+K-1 together, vmapped (1); on a gymnasium: env "
+        "they take turns on the host, chunk by chunk",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        dest="sets",
+        help="a config field, e.g. max_kl=0.02, hidden_sizes=64,64, sampling=vine (repeatable)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="run directory (default runs/<algo>-<env>-<timestamp>)"
+    )
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
-    parser.add_argument("--chunk-size", type=int, metavar="N",
-                        help="iterations per compiled call and checkpoint (default: about "
-                        f"1/{TARGET_CHUNKS} of the run)")
-    parser.add_argument("--eval-episodes", type=int, default=100, metavar="N",
-                        help="episodes per seed for the final evaluation; 0 skips it (100)")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="iterations per compiled call and checkpoint (default: about "
+        f"1/{TARGET_CHUNKS} of the run)",
+    )
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=100,
+        metavar="N",
+        help="episodes per seed for the final evaluation; 0 skips it (100)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -359,19 +534,30 @@ def _add_eval_parser(subparsers: Any) -> None:
         "GridWorld also the action in every cell and one trajectory.",
     )
     parser.add_argument("dir", metavar="DIR", help="a run directory (or its checkpoint file)")
-    parser.add_argument("--episodes", type=int, default=100, metavar="N",
-                        help="episodes per trained seed (100)")
-    parser.add_argument("--greedy", action="store_true",
-                        help="take the most probable action instead of sampling")
-    parser.add_argument("--seed", type=int, metavar="S",
-                        help="evaluation seeds S..S+K-1, one per trained seed (default: the "
-                        "run's seeds, which repeats the evaluation printed after training)")
-    parser.add_argument("--which-seed", type=int, metavar="S",
-                        help="the trained seed shown in the action map, trajectory and GIF "
-                        "(default: the run's first)")
+    parser.add_argument(
+        "--episodes", type=int, default=100, metavar="N", help="episodes per trained seed (100)"
+    )
+    parser.add_argument(
+        "--greedy", action="store_true", help="take the most probable action instead of sampling"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="evaluation seeds S..S+K-1, one per trained seed (default: the "
+        "run's seeds, which repeats the evaluation printed after training)",
+    )
+    parser.add_argument(
+        "--which-seed",
+        type=int,
+        metavar="S",
+        help="the trained seed shown in the action map, trajectory and GIF "
+        "(default: the run's first)",
+    )
     parser.add_argument("--render", metavar="FILE.gif", help="write a GIF of one episode")
-    parser.add_argument("--fps", type=float, metavar="F",
-                        help="GIF frames per second (CartPole 50, GridWorld 8)")
+    parser.add_argument(
+        "--fps", type=float, metavar="F", help="GIF frames per second (CartPole 50, GridWorld 8)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,11 +591,19 @@ class _Run:
     history: dict[str, Any] = dataclasses.field(default_factory=dict)
     iterations_done: int = 0
 
+    @property
+    def on_host(self) -> bool:
+        """A gymnasium environment: rollouts on the host, seeds in turn (`_HostSeeds`)."""
+        return _runs_on_host(self.env)
 
-def _make_trainer(config: Any, env: Any, env_params: Any) -> Any:
+
+def _make_trainer(config: Any, env: Any, env_params: Any, num_seeds: int) -> Any:
+    """`make_trainer` for a JAX environment; `_HostSeeds` for a gymnasium one."""
     from jaxpg.train import make_trainer
 
     try:
+        if _runs_on_host(env):
+            return _HostSeeds(config, env, env_params, num_seeds)
         return make_trainer(config, env, env_params)
     except ValueError as error:
         raise CLIError(str(error)) from None
@@ -437,20 +631,29 @@ def _setup_new_run(args: argparse.Namespace) -> _Run:
         raise CLIError(f"--seed must be in [0, 2**31 - K); got {seed}")
     _check_count("--chunk-size", args.chunk_size, 1)
     env_kwargs = parse_assignments(args.env_set, "--env-set")
-    config = build_config(args.algorithm, parse_assignments(args.sets, "--set"),
-                          args.total_timesteps, args.num_envs)
+    config = build_config(
+        args.algorithm, parse_assignments(args.sets, "--set"), args.total_timesteps, args.num_envs
+    )
     env, env_params = _make_env(args.env, env_kwargs)
-    trainer = _make_trainer(config, env, env_params)
     out_dir = args.out or _default_run_dir(args.algorithm, args.env)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise CLIError(f"--out {out_dir} is a file; give a directory")
     if os.path.exists(os.path.join(out_dir, CHECKPOINT_FILE)):
-        raise CLIError(f"{out_dir} already holds a run; continue it with --resume {out_dir} "
-                       "or choose another --out")
+        raise CLIError(
+            f"{out_dir} already holds a run; continue it with --resume {out_dir} "
+            "or choose another --out"
+        )
+    trainer = _make_trainer(config, env, env_params, num_seeds)
     return _Run(
-        algorithm=args.algorithm, config=config, env_id=args.env, env_kwargs=env_kwargs,
-        env=env, env_params=env_params, trainer=trainer,
-        seeds=list(range(seed, seed + num_seeds)), out_dir=out_dir,
+        algorithm=args.algorithm,
+        config=config,
+        env_id=args.env,
+        env_kwargs=env_kwargs,
+        env=env,
+        env_params=env_params,
+        trainer=trainer,
+        seeds=list(range(seed, seed + num_seeds)),
+        out_dir=out_dir,
         chunk_size=args.chunk_size or _default_chunk_size(config.num_iterations),
     )
 
@@ -477,8 +680,11 @@ def _load_run_checkpoint(path: str) -> tuple[Any, str]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            loaded = checkpoint.load_checkpoint(file)
-    except ValueError as error:
+            if checkpoint.read_metadata(file)["env_id"].startswith("gymnasium:"):
+                loaded = _load_host_checkpoint(file)
+            else:
+                loaded = checkpoint.load_checkpoint(file)
+    except (ValueError, ImportError) as error:
         raise CLIError(f"cannot use {file}: {error}") from None
     for warning in caught:
         print(f"jaxpg: warning: {warning.message}", file=sys.stderr)
@@ -496,19 +702,63 @@ def _load_run_checkpoint(path: str) -> tuple[Any, str]:
             "env_kwargs": loaded.env_kwargs,
             "seeds": loaded.metadata.get("seeds", recorded.get("seeds")),
         }
-        differences = [f"{key} ({recorded.get(key)!r} there, {value!r} in the checkpoint)"
-                       for key, value in stored.items() if recorded.get(key) != value]
+        differences = [
+            f"{key} ({recorded.get(key)!r} there, {value!r} in the checkpoint)"
+            for key, value in stored.items()
+            if recorded.get(key) != value
+        ]
         stored_fields = loaded.config.to_dict()
         recorded_fields = recorded.get("config", {})
         for name in sorted(set(stored_fields) | set(recorded_fields)):
             # A resume may raise total_timesteps; config.json is rewritten when it does.
             if name != "total_timesteps" and stored_fields.get(name) != recorded_fields.get(name):
-                differences.append(f"{name} ({recorded_fields.get(name)!r} there, "
-                                   f"{stored_fields.get(name)!r} in the checkpoint)")
+                differences.append(
+                    f"{name} ({recorded_fields.get(name)!r} there, "
+                    f"{stored_fields.get(name)!r} in the checkpoint)"
+                )
         if differences:
-            raise CLIError(f"{file} does not match {config_path}: it differs in "
-                           + "; ".join(differences) + ". The checkpoint is not this run's")
+            raise CLIError(
+                f"{file} does not match {config_path}: it differs in "
+                + "; ".join(differences)
+                + ". The checkpoint is not this run's"
+            )
     return loaded, run_dir
+
+
+def _load_host_checkpoint(file: str) -> Any:
+    """`checkpoint.load_checkpoint` for a gymnasium run: its state has the host trainer's
+    structure (`host_state_template`), which `checkpoint.state_template` cannot build (it
+    traces the environment's JAX ``reset``, which a gymnasium environment does not have)."""
+    import warnings
+
+    import numpy as np
+
+    from jaxpg import checkpoint
+    from jaxpg.envs import make_env
+    from jaxpg.host_train import host_state_template
+
+    payload, meta = checkpoint._read(file)
+    if meta["jaxpg_version"] != checkpoint._version():
+        warnings.warn(
+            f"{file} was written by jaxpg {meta['jaxpg_version']}; this is "
+            f"{checkpoint._version()} (the arrays are checked against the config)",
+            stacklevel=2,
+        )
+    config = checkpoint.config_from_dict(meta["config_class"], meta["config"])
+    env, env_params = make_env(meta["env_id"], **meta["env_kwargs"])
+    template = host_state_template(config, env, env_params, tuple(meta["batch_shape"]))
+    state = checkpoint._restore_state(
+        template, payload["state"], meta["key_impls"], config, meta["env_id"]
+    )
+    return checkpoint.Checkpoint(
+        config=config,
+        env_id=meta["env_id"],
+        env_kwargs=meta["env_kwargs"],
+        state=state,
+        metrics={name: np.asarray(value) for name, value in payload.get("metrics", {}).items()},
+        metadata=meta["metadata"],
+        jaxpg_version=meta["jaxpg_version"],
+    )
 
 
 def _with_seed_axis(loaded: Any) -> tuple[Any, dict[str, Any]]:
@@ -522,22 +772,32 @@ def _with_seed_axis(loaded: Any) -> tuple[Any, dict[str, Any]]:
         state = jax.tree.map(lambda leaf: leaf[None], state)
         metrics = {name: np.asarray(value)[None] for name, value in metrics.items()}
     elif len(batch_shape) != 1:
-        raise CLIError(f"the checkpoint's state is batched over {batch_shape}; the CLI handles "
-                       "one seed axis")
+        raise CLIError(
+            f"the checkpoint's state is batched over {batch_shape}; the CLI handles one seed axis"
+        )
     return state, metrics
 
 
 def _setup_resume(args: argparse.Namespace) -> _Run:
     import numpy as np
 
-    fixed = {"ALGO": args.algorithm, "--env": args.env, "--env-set": args.env_set,
-             "--set": args.sets, "--num-envs": args.num_envs, "--seed": args.seed,
-             "--seeds": args.seeds, "--out": args.out}
+    fixed = {
+        "ALGO": args.algorithm,
+        "--env": args.env,
+        "--env-set": args.env_set,
+        "--set": args.sets,
+        "--num-envs": args.num_envs,
+        "--seed": args.seed,
+        "--seeds": args.seeds,
+        "--out": args.out,
+    }
     given = [name for name, value in fixed.items() if value is not None]
     if given:
-        raise CLIError(f"--resume continues a run as it was configured; {', '.join(given)} "
-                       "cannot change it (only --total-timesteps, --chunk-size, "
-                       "--eval-episodes and --no-progress apply)")
+        raise CLIError(
+            f"--resume continues a run as it was configured; {', '.join(given)} "
+            "cannot change it (only --total-timesteps, --chunk-size, "
+            "--eval-episodes and --no-progress apply)"
+        )
     _check_count("--chunk-size", args.chunk_size, 1)
     loaded, run_dir = _load_run_checkpoint(args.resume)
     state, history = _with_seed_axis(loaded)
@@ -558,13 +818,25 @@ def _setup_resume(args: argparse.Namespace) -> _Run:
     env, env_params = _make_env(loaded.env_id, loaded.env_kwargs)
     num_seeds = np.shape(state.iteration)[0]
     seeds = loaded.metadata.get("seeds") or list(range(num_seeds))
-    chunk_size = (args.chunk_size or loaded.metadata.get("chunk_size")
-                  or _default_chunk_size(config.num_iterations))
+    chunk_size = (
+        args.chunk_size
+        or loaded.metadata.get("chunk_size")
+        or _default_chunk_size(config.num_iterations)
+    )
     return _Run(
-        algorithm=loaded.metadata.get("algorithm", config.algorithm_name), config=config,
-        env_id=loaded.env_id, env_kwargs=loaded.env_kwargs, env=env, env_params=env_params,
-        trainer=_make_trainer(config, env, env_params), seeds=list(seeds), out_dir=run_dir,
-        chunk_size=int(chunk_size), state=state, history=history, iterations_done=done,
+        algorithm=loaded.metadata.get("algorithm", config.algorithm_name),
+        config=config,
+        env_id=loaded.env_id,
+        env_kwargs=loaded.env_kwargs,
+        env=env,
+        env_params=env_params,
+        trainer=_make_trainer(config, env, env_params, len(seeds)),
+        seeds=list(seeds),
+        out_dir=run_dir,
+        chunk_size=int(chunk_size),
+        state=state,
+        history=history,
+        iterations_done=done,
     )
 
 
@@ -584,23 +856,29 @@ def _cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    programs = {name: _PROGRAM_CACHE[key] for name, (key, _) in lowerings.items()
-                if key in _PROGRAM_CACHE}
+    programs = {
+        name: _PROGRAM_CACHE[key] for name, (key, _) in lowerings.items() if key in _PROGRAM_CACHE
+    }
     to_compile = {}
     for name, (key, lower) in lowerings.items():
         if name in programs:
             continue
         lowered = lower()
-        text_key = ("module", hashlib.sha256(lowered.as_text().encode()).hexdigest(),
-                    str(lowered.in_tree), str(lowered.out_tree))
+        text_key = (
+            "module",
+            hashlib.sha256(lowered.as_text().encode()).hexdigest(),
+            str(lowered.in_tree),
+            str(lowered.out_tree),
+        )
         if text_key in _PROGRAM_CACHE:
             programs[name] = _PROGRAM_CACHE[key] = _PROGRAM_CACHE[text_key]
         else:
             to_compile[name] = (lowered, (key, text_key))
     if to_compile:
         with ThreadPoolExecutor(len(to_compile)) as pool:
-            futures = {name: pool.submit(lowered.compile)
-                       for name, (lowered, _) in to_compile.items()}
+            futures = {
+                name: pool.submit(lowered.compile) for name, (lowered, _) in to_compile.items()
+            }
             for name, future in futures.items():
                 programs[name] = future.result()
                 for key in to_compile[name][1]:
@@ -613,13 +891,26 @@ def _cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, 
 
 
 def _identity(config: Any, env_id: str, env_kwargs: dict[str, Any], num_seeds: int) -> tuple:
-    return (type(config).__name__, config, env_id, json.dumps(env_kwargs, sort_keys=True),
-            num_seeds)
+    return (
+        type(config).__name__,
+        config,
+        env_id,
+        json.dumps(env_kwargs, sort_keys=True),
+        num_seeds,
+    )
 
 
-def _eval_lowering(config: Any, env_id: str, env_kwargs: dict[str, Any], env: Any,
-                   env_params: Any, params: Any, num_seeds: int, episodes: int,
-                   greedy: bool) -> tuple[tuple, Any]:
+def _eval_lowering(
+    config: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    env: Any,
+    env_params: Any,
+    params: Any,
+    num_seeds: int,
+    episodes: int,
+    greedy: bool,
+) -> tuple[tuple, Any]:
     """``program(params [K, ...], eval_seeds int32 [K]) -> returns [K, episodes]``: each seed's
     policy evaluated with the key ``fold_in(key(eval_seed), 1)`` (training never folds)."""
     import jax
@@ -642,6 +933,8 @@ def _compile(run: _Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
     import jax
     import jax.numpy as jnp
 
+    if run.on_host:  # its policy step and update compile on first use, during training
+        return {}, []
     identity = _identity(run.config, run.env_id, run.env_kwargs, len(run.seeds))
     seeds = jax.ShapeDtypeStruct((len(run.seeds),), jnp.int32)
 
@@ -659,8 +952,15 @@ def _compile(run: _Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
     )
     if eval_episodes:
         lowerings["eval"] = _eval_lowering(
-            run.config, run.env_id, run.env_kwargs, run.env, run.env_params,
-            state.agent.params["policy"], len(run.seeds), eval_episodes, greedy=False,
+            run.config,
+            run.env_id,
+            run.env_kwargs,
+            run.env,
+            run.env_params,
+            state.agent.params["policy"],
+            len(run.seeds),
+            eval_episodes,
+            greedy=False,
         )
     return _cached_compile(lowerings)
 
@@ -694,8 +994,12 @@ def _save_checkpoint(run: _Run, state: Any, history: dict[str, Any]) -> None:
     from jaxpg import checkpoint
 
     checkpoint.save(
-        os.path.join(run.out_dir, CHECKPOINT_FILE), run.config, run.env_id, run.env_kwargs,
-        state, metrics=history,
+        os.path.join(run.out_dir, CHECKPOINT_FILE),
+        run.config,
+        run.env_id,
+        run.env_kwargs,
+        state,
+        metrics=history,
         metadata={"algorithm": run.algorithm, "seeds": run.seeds, "chunk_size": run.chunk_size},
     )
 
@@ -712,8 +1016,11 @@ def _write_outputs(run: _Run, summary: dict[str, Any], metrics: bool = True) -> 
         first = run.iterations_done - next(iter(run.history.values())).shape[1] + 1
         write_metrics_csv(os.path.join(run.out_dir, METRICS_FILE), run.history, run.seeds, first)
         seeds = f"{len(run.seeds)} seeds" if len(run.seeds) > 1 else f"seed {run.seeds[0]}"
-        plot_learning_curve(run.history, os.path.join(run.out_dir, CURVE_FILE),
-                            title=f"{run.algorithm} on {run.env_id} ({seeds})")
+        plot_learning_curve(
+            run.history,
+            os.path.join(run.out_dir, CURVE_FILE),
+            title=f"{run.algorithm} on {run.env_id} ({seeds})",
+        )
 
 
 def train(args: argparse.Namespace) -> int:
@@ -728,31 +1035,54 @@ def train(args: argparse.Namespace) -> int:
 
     os.makedirs(run.out_dir, exist_ok=True)
     target = run.config.num_iterations
-    print(f"{'resuming' if run.state is not None else 'training'} {run.algorithm} on "
-          f"{run.env_id}: iterations {run.iterations_done + 1}..{target} of "
-          f"{run.config.batch_size} env steps, seeds {run.seeds}, into {run.out_dir}",
-          file=sys.stderr)
+    print(
+        f"{'resuming' if run.state is not None else 'training'} {run.algorithm} on "
+        f"{run.env_id}: iterations {run.iterations_done + 1}..{target} of "
+        f"{run.config.batch_size} env steps, seeds {run.seeds}, into {run.out_dir}",
+        file=sys.stderr,
+    )
     _write_outputs(run, {"status": "running"}, metrics=False)
     compile_start = time.perf_counter()
     programs, compiled = _compile(run, args.eval_episodes)
     compile_seconds = time.perf_counter() - compile_start
     seeds = np.asarray(run.seeds, np.int32)
     if run.state is None:
-        run.state = programs["init"](seeds)
+        run.state = run.trainer.init(run.seeds) if run.on_host else programs["init"](seeds)
         _save_checkpoint(run, run.state, run.history)
 
     start_steps = int(run.history["env_steps"][0, -1]) if run.history else 0
     train_start = time.perf_counter()
     interrupted = False
-    bar = tqdm(total=target, initial=run.iterations_done, unit="it", file=sys.stderr,
-               desc=f"{run.algorithm} {run.env_id}", disable=args.no_progress,
-               dynamic_ncols=True)
+    # On the host the seeds take turns, so the bar counts iterations of every seed.
+    per_iteration = len(run.seeds) if run.on_host else 1
+    bar = tqdm(
+        total=target * per_iteration,
+        initial=run.iterations_done * per_iteration,
+        unit="it",
+        file=sys.stderr,
+        desc=f"{run.algorithm} {run.env_id}",
+        disable=args.no_progress,
+        dynamic_ncols=True,
+    )
+
+    def host_progress(index: int, iteration: int, metrics: dict[str, Any]) -> None:
+        bar.update(1)
+        postfix = {"return": f"{float(metrics['episode_return']):.4g}"}
+        if len(run.seeds) > 1:
+            postfix["seed"] = run.seeds[index]
+        bar.set_postfix(postfix)
+
     try:
         while run.iterations_done < target:
             count = min(run.chunk_size, target - run.iterations_done)
-            state, metrics = programs["train chunk"](run.state, np.int32(count))
-            metrics = {name: np.asarray(value)[:, :count]
-                       for name, value in jax.device_get(metrics).items()}
+            if run.on_host:
+                state, metrics = run.trainer.run_chunk(run.state, count, host_progress)
+            else:
+                state, metrics = programs["train chunk"](run.state, np.int32(count))
+                metrics = {
+                    name: np.asarray(value)[:, :count]
+                    for name, value in jax.device_get(metrics).items()
+                }
             history = _append(run.history, metrics)
             # The checkpoint and the run's record change together: after Ctrl-C the metrics
             # and curve written below describe exactly the checkpoint on disk.
@@ -760,38 +1090,69 @@ def train(args: argparse.Namespace) -> int:
                 _save_checkpoint(run, state, history)
                 run.state, run.history = state, history
                 run.iterations_done += count
-            bar.update(count)
-            bar.set_postfix({"return": f"{metrics['episode_return'][:, -1].mean():.4g}"})
+            if not run.on_host:
+                bar.update(count)
+                bar.set_postfix({"return": f"{metrics['episode_return'][:, -1].mean():.4g}"})
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
+        if run.on_host:
+            run.trainer.close()
     train_seconds = time.perf_counter() - train_start
 
     returns = None
     eval_seconds = 0.0
-    if programs.get("eval") is not None and not interrupted:
+    if args.eval_episodes and not interrupted:
         eval_start = time.perf_counter()
-        returns = np.asarray(programs["eval"](run.state.agent.params["policy"], seeds))
+        policy_params = run.state.agent.params["policy"]
+        if run.on_host:
+            returns = _evaluate_on_host(
+                run.config,
+                run.env,
+                run.env_params,
+                policy_params,
+                run.seeds,
+                args.eval_episodes,
+                greedy=False,
+            )
+        else:
+            returns = np.asarray(programs["eval"](policy_params, seeds))
         eval_seconds = time.perf_counter() - eval_start
-    summary = _summary(run, returns, compiled, interrupted, {
-        "wall_clock_s": time.perf_counter() - started, "compile_s": compile_seconds,
-        "train_s": train_seconds, "eval_s": eval_seconds,
-    })
+    summary = _summary(
+        run,
+        returns,
+        compiled,
+        interrupted,
+        {
+            "wall_clock_s": time.perf_counter() - started,
+            "compile_s": compile_seconds,
+            "train_s": train_seconds,
+            "eval_s": eval_seconds,
+        },
+    )
     if run.history and train_seconds > 0:
         steps_now = (summary["env_steps_per_seed"] - start_steps) * len(run.seeds)
         summary["env_steps_per_second"] = round(steps_now / train_seconds)
+    if run.on_host:
+        summary["host_seconds"] = {
+            name: round(value, 3) for name, value in run.trainer.timings.items()
+        }
     _write_outputs(run, summary)
     _print_summary(run, summary)
     if interrupted:
-        print(f"interrupted: {run.out_dir} holds the first {run.iterations_done} iterations; "
-              f"continue with `jaxpg train --resume {run.out_dir}`", file=sys.stderr)
+        print(
+            f"interrupted: {run.out_dir} holds the first {run.iterations_done} iterations; "
+            f"continue with `jaxpg train --resume {run.out_dir}`",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     return 0
 
 
-def _summary(run: _Run, returns: Any, compiled: list[str], interrupted: bool,
-             seconds: dict[str, float]) -> dict[str, Any]:
+def _summary(
+    run: _Run, returns: Any, compiled: list[str], interrupted: bool, seconds: dict[str, float]
+) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "status": "interrupted" if interrupted else "finished",
         "iterations": run.iterations_done,
@@ -815,33 +1176,59 @@ def _summary(run: _Run, returns: Any, compiled: list[str], interrupted: bool,
 
 def _print_summary(run: _Run, summary: dict[str, Any]) -> None:
     seeds = len(run.seeds)
-    lines = [f"{run.algorithm} on {run.env_id}: {summary['iterations']} iterations"
-             + (f", {summary['env_steps_per_seed']:,} env steps per seed"
-                if "env_steps_per_seed" in summary else "")
-             + f", {seeds} seed{'s' if seeds > 1 else ''}"]
+    lines = [
+        f"{run.algorithm} on {run.env_id}: {summary['iterations']} iterations"
+        + (
+            f", {summary['env_steps_per_seed']:,} env steps per seed"
+            if "env_steps_per_seed" in summary
+            else ""
+        )
+        + f", {seeds} seed{'s' if seeds > 1 else ''}"
+    ]
     if "final_return_mean" in summary:
         spread = ""
         if seeds > 1:
             per_seed = summary["final_return_per_seed"]
             spread = f" (seeds from {min(per_seed):.4g} to {max(per_seed):.4g})"
-        lines.append(f"final return (last iteration, mean over seeds): "
-                     f"{summary['final_return_mean']:.4g}{spread}")
+        lines.append(
+            f"final return (last iteration, mean over seeds): "
+            f"{summary['final_return_mean']:.4g}{spread}"
+        )
     if "eval_return_mean" in summary:
-        lines.append(f"eval return ({summary['eval_episodes_per_seed']} episodes per seed, "
-                     f"sampled actions): {summary['eval_return_mean']:.4g} "
-                     f"± {summary['eval_return_std']:.3g}")
-    rate = (f", {summary['env_steps_per_second'] / 1e3:.3g}k env steps/s"
-            if summary.get("env_steps_per_second") else "")
-    compiled = summary["compiled_programs"]
-    what = (f"{len(compiled)} program{'s' if len(compiled) != 1 else ''}: {', '.join(compiled)}"
-            if compiled else "none: this process had compiled them")
-    chunk = summary["chunk_size"]
-    lines.append(
-        f"wall-clock {_seconds(summary['wall_clock_s'])}: compile {_seconds(summary['compile_s'])}"
-        f" ({what}; one chunk program of {chunk} iteration{'s' if chunk != 1 else ''} serves "
-        f"every chunk), training {_seconds(summary['train_s'])}{rate}"
-        + (f", eval {_seconds(summary['eval_s'])}" if summary["eval_s"] else "")
+        lines.append(
+            f"eval return ({summary['eval_episodes_per_seed']} episodes per seed, "
+            f"sampled actions): {summary['eval_return_mean']:.4g} "
+            f"± {summary['eval_return_std']:.3g}"
+        )
+    rate = (
+        f", {summary['env_steps_per_second'] / 1e3:.3g}k env steps/s"
+        if summary.get("env_steps_per_second")
+        else ""
     )
+    eval_time = f", eval {_seconds(summary['eval_s'])}" if summary["eval_s"] else ""
+    if "host_seconds" in summary:
+        host = summary["host_seconds"]
+        in_turn = ", seeds in turn" if seeds > 1 else ""
+        lines.append(
+            f"wall-clock {_seconds(summary['wall_clock_s'])}: training "
+            f"{_seconds(summary['train_s'])}{rate} (gymnasium on the host{in_turn}: env "
+            f"{_seconds(host['env'])}, policy {_seconds(host['policy'])}, update "
+            f"{_seconds(host['update'])} with its compilation){eval_time}"
+        )
+    else:
+        compiled = summary["compiled_programs"]
+        what = (
+            f"{len(compiled)} program{'s' if len(compiled) != 1 else ''}: {', '.join(compiled)}"
+            if compiled
+            else "none: this process had compiled them"
+        )
+        chunk = summary["chunk_size"]
+        lines.append(
+            f"wall-clock {_seconds(summary['wall_clock_s'])}: compile "
+            f"{_seconds(summary['compile_s'])} ({what}; one chunk program of {chunk} "
+            f"iteration{'s' if chunk != 1 else ''} serves every chunk), training "
+            f"{_seconds(summary['train_s'])}{rate}{eval_time}"
+        )
     files = [CONFIG_FILE, METRICS_FILE, CURVE_FILE, CHECKPOINT_FILE]
     lines.append(f"wrote {run.out_dir}: {' '.join(files)}")
     print("\n".join(lines))
@@ -880,22 +1267,51 @@ def evaluate_run(args: argparse.Namespace) -> int:
     which = seeds[0] if args.which_seed is None else args.which_seed
     if which not in seeds:
         raise CLIError(f"--which-seed {which} is not one of the run's seeds {seeds}")
-    if args.render is not None and not render.can_render(env, env_params):
+    host = _runs_on_host(env)
+    if args.render is not None and (host or not render.can_render(env, env_params)):
         raise CLIError(f"--render supports CartPole and GridWorld, not {loaded.env_id}")
 
     eval_seeds = seeds if args.seed is None else list(range(args.seed, args.seed + num_seeds))
-    program = _cached_compile({"eval": _eval_lowering(
-        config, loaded.env_id, loaded.env_kwargs, env, env_params,
-        state.agent.params["policy"], num_seeds, args.episodes, args.greedy,
-    )})[0]["eval"]
-    returns = np.asarray(program(state.agent.params["policy"], np.asarray(eval_seeds, np.int32)))
+    if host:
+        returns = _evaluate_on_host(
+            config,
+            env,
+            env_params,
+            state.agent.params["policy"],
+            eval_seeds,
+            args.episodes,
+            args.greedy,
+        )
+    else:
+        program = _cached_compile(
+            {
+                "eval": _eval_lowering(
+                    config,
+                    loaded.env_id,
+                    loaded.env_kwargs,
+                    env,
+                    env_params,
+                    state.agent.params["policy"],
+                    num_seeds,
+                    args.episodes,
+                    args.greedy,
+                )
+            }
+        )[0]["eval"]
+        returns = np.asarray(
+            program(state.agent.params["policy"], np.asarray(eval_seeds, np.int32))
+        )
     iterations = int(np.asarray(state.iteration).reshape(-1)[0])
     env_steps = int(np.asarray(state.env_steps).reshape(-1)[0])
     mode = "greedy" if args.greedy else "sampled"
-    print(f"{loaded.metadata.get('algorithm', config.algorithm_name)} on {loaded.env_id}: "
-          f"{iterations} iterations ({env_steps:,} env steps per seed), seeds {seeds}")
-    print(f"returns over {args.episodes} episodes per seed ({mode} actions): "
-          f"mean {returns.mean():.4g}, std {returns.std():.4g}")
+    print(
+        f"{loaded.metadata.get('algorithm', config.algorithm_name)} on {loaded.env_id}: "
+        f"{iterations} iterations ({env_steps:,} env steps per seed), seeds {seeds}"
+    )
+    print(
+        f"returns over {args.episodes} episodes per seed ({mode} actions): "
+        f"mean {returns.mean():.4g}, std {returns.std():.4g}"
+    )
     if num_seeds > 1:
         for seed, row in zip(seeds, returns, strict=True):
             print(f"  seed {seed}: mean {row.mean():.4g}, std {row.std():.4g}")
@@ -908,23 +1324,29 @@ def evaluate_run(args: argparse.Namespace) -> int:
     arrows = _arrows_printable()
     if isinstance(env, GridWorld):
         actions = render.gridworld_action_map(env, policy.apply, policy_params)
-        print(f"\nmost probable action in every cell (seed {which}; 0 stay, 1 up, 2 down, "
-              "3 right, 4 left):")
+        print(
+            f"\nmost probable action in every cell (seed {which}; 0 stay, 1 up, 2 down, "
+            "3 right, 4 left):"
+        )
         print(render.format_action_map(actions, arrows=arrows))
-        episode = render.play_episode(env, env_params, policy.apply, policy_params,
-                                      episode_key, args.greedy)
+        episode = render.play_episode(
+            env, env_params, policy.apply, policy_params, episode_key, args.greedy
+        )
         print(f"\none episode (seed {which}, {mode} actions):")
         print(render.format_trajectory(episode, TRAJECTORY_STEPS, arrows=arrows))
     if args.render is not None:
         if episode is None:
-            episode = render.play_episode(env, env_params, policy.apply, policy_params,
-                                          episode_key, args.greedy)
+            episode = render.play_episode(
+                env, env_params, policy.apply, policy_params, episode_key, args.greedy
+            )
         frames = render.episode_frames(env, env_params, episode)
         kind = "gridworld" if isinstance(env, GridWorld) else "cartpole"
         render.write_gif(frames, args.render, args.fps or RENDER_FPS[kind])
         height, width = frames[0].shape[:2]
-        print(f"\nwrote {args.render}: {len(frames)} frames of {width}x{height} (seed {which}, "
-              f"{mode} actions, episode return {float(np.sum(episode.rewards)):g})")
+        print(
+            f"\nwrote {args.render}: {len(frames)} frames of {width}x{height} (seed {which}, "
+            f"{mode} actions, episode return {float(np.sum(episode.rewards)):g})"
+        )
     return 0
 
 

@@ -37,6 +37,7 @@ process-wide setting, so jaxpg leaves it to the caller (the LunarLander benchmar
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from typing import Any
@@ -108,9 +109,10 @@ class HostTrainer:
         metrics.pop("vine_env_steps", None)
         metrics["skipped_updates"] = (~finite).astype(jnp.int32)
         names = sorted(metrics)
-        # Recorded while tracing (once): how to unpack the vector on the host.
-        self._metric_names = names
-        self._metric_dtypes = [np.dtype(jnp.asarray(metrics[name]).dtype) for name in names]
+        # Recorded while tracing (once): how to unpack the vector on the host. In place, so
+        # that the trainers made by `fork` (which share this compiled function) see it.
+        self._metric_names[:] = names
+        self._metric_dtypes[:] = [np.dtype(jnp.asarray(metrics[name]).dtype) for name in names]
         # One float32 vector instead of a dict: two metrics that XLA computes as the same
         # buffer would be returned twice, which can deadlock XLA:CPU.
         packed = jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in names])
@@ -300,6 +302,22 @@ class HostTrainer:
             episode_length=jnp.asarray(self._episode_length),
         )
 
+    def fork(self) -> HostTrainer:
+        """A trainer with its own vector environment and episodes, sharing this one's algorithm,
+        compiled functions and `timings`: several seeds trained in turn compile once.
+
+        Returns:
+            A new `HostTrainer` (close it as well); start it with `init` or give it a state
+            (its environments are then reset, see the class docstring).
+        """
+        twin = copy.copy(self)
+        twin.vector_env = self.env.make_vector_env(self.config.num_envs)
+        twin._last_state = None
+        twin._obs = np.zeros(0)
+        twin._episode_return = np.zeros(self.config.num_envs, np.float32)
+        twin._episode_length = np.zeros(self.config.num_envs, np.int32)
+        return twin
+
     def close(self) -> None:
         """Closes the vector environment."""
         self.vector_env.close()
@@ -328,6 +346,49 @@ def make_host_trainer(config: BaseConfig, env: Any, env_params: Any) -> HostTrai
             gymnasium environment cannot be copied).
     """
     return HostTrainer(config, env, env_params)
+
+
+def host_state_template(
+    config: BaseConfig, env: Any, env_params: Any, batch_shape: tuple[int, ...] = ()
+) -> TrainState:
+    """The `TrainState` structure of a `HostTrainer` (`jax.ShapeDtypeStruct` leaves).
+
+    The host counterpart of `jaxpg.checkpoint.state_template` (whose JAX ``reset`` a gymnasium
+    environment does not have): what a checkpoint of host-side training must fit.
+
+    Args:
+        config: the algorithm config.
+        env: a `GymnasiumEnv`.
+        env_params: its parameters.
+        batch_shape: leading axes of every leaf (e.g. ``(num_seeds,)``).
+
+    Returns:
+        A `TrainState` of `jax.ShapeDtypeStruct`; ``rollout.env_state`` is None.
+    """
+    algorithm = config.make_algorithm(env, env_params)
+    agent = jax.eval_shape(algorithm.init, jax.random.key(0))
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    envs = (config.num_envs,)
+
+    def spec(shape: tuple[int, ...], dtype: Any) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct(tuple(batch_shape) + tuple(shape), dtype)
+
+    key = jax.eval_shape(jax.random.key, 0)
+    return TrainState(
+        agent=jax.tree.map(lambda leaf: spec(leaf.shape, leaf.dtype), agent),
+        rollout=RolloutState(
+            obs=spec(envs + obs_shape, jnp.float32),
+            env_state=None,
+            episode_return=spec(envs, jnp.float32),
+            episode_length=spec(envs, jnp.int32),
+        ),
+        key=spec(key.shape, key.dtype),
+        iteration=spec((), jnp.int32),
+        last_episode_return=spec((), jnp.float32),
+        last_episode_length=spec((), jnp.float32),
+        any_finished=spec((), jnp.bool_),
+        env_steps=spec((), jnp.int32),
+    )
 
 
 def train_host(

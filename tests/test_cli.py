@@ -35,24 +35,44 @@ def _csv_rows(path):
 
 def _state_leaves(run_dir):
     state = checkpoint.load(os.path.join(run_dir, "checkpoint.msgpack"))[3]
-    return [np.asarray(jax.random.key_data(leaf)
-                       if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf)
-            for leaf in jax.tree.leaves(state)]
+    return [
+        np.asarray(
+            jax.random.key_data(leaf)
+            if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+            else leaf
+        )
+        for leaf in jax.tree.leaves(state)
+    ]
 
 
 def test_python_m_jaxpg_help():
-    result = subprocess.run([sys.executable, "-m", "jaxpg", "--help"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxpg", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
     assert "train" in result.stdout and "eval" in result.stdout
 
 
-@pytest.mark.parametrize("text, value", [
-    ("64,64", (64, 64)), ("64", 64), ("64,", (64,)), ("()", ()), ("(32, 32)", (32, 32)),
-    ("1e-3", 1e-3), ("-2.5", -2.5), ("inf", math.inf), ("100_000", 100_000),
-    ("true", True), ("False", False), ("none", None), ("vine", "vine"), ("'64'", "64"),
-    ("[[1, -10], [0, 5]]", ((1, -10), (0, 5))),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("64,64", (64, 64)),
+        ("64", 64),
+        ("64,", (64,)),
+        ("()", ()),
+        ("(32, 32)", (32, 32)),
+        ("1e-3", 1e-3),
+        ("-2.5", -2.5),
+        ("inf", math.inf),
+        ("100_000", 100_000),
+        ("true", True),
+        ("False", False),
+        ("none", None),
+        ("vine", "vine"),
+        ("'64'", "64"),
+        ("[[1, -10], [0, 5]]", ((1, -10), (0, 5))),
+    ],
+)
 def test_parse_value(text, value):
     assert cli.parse_value(text) == value
 
@@ -63,8 +83,9 @@ def test_build_config_defaults_overrides_and_coercion():
     assert cli.build_config("maxent", {"entropy_alpha": 0.5}).entropy_alpha == 0.5
     npg = cli.build_config("npg")
     assert npg.line_search is False and npg.algorithm_name == "npg"
-    trpo = cli.build_config("trpo", {"sampling": "vine", "hidden_sizes": 32, "max_kl": 1,
-                                     "total_timesteps": 2e4})
+    trpo = cli.build_config(
+        "trpo", {"sampling": "vine", "hidden_sizes": 32, "max_kl": 1, "total_timesteps": 2e4}
+    )
     assert trpo.sampling == "vine" and trpo.hidden_sizes == (32,)
     assert trpo.max_kl == 1.0 and isinstance(trpo.max_kl, float)
     assert trpo.total_timesteps == 20_000 and isinstance(trpo.total_timesteps, int)
@@ -75,8 +96,11 @@ def test_build_config_defaults_overrides_and_coercion():
 def test_build_config_errors_name_the_problem():
     with pytest.raises(cli.CLIError, match="choose one of vpg, maxent, a2c, trpo, npg, ppo"):
         cli.build_config("reinforce")
-    with pytest.raises(cli.CLIError, match=r"unknown field 'max_kll'.*did you mean 'max_kl'"
-                                           r".*known fields: .*cg_iters"):
+    with pytest.raises(
+        cli.CLIError,
+        match=r"unknown field 'max_kll'.*did you mean 'max_kl'"
+        r".*known fields: .*cg_iters",
+    ):
         cli.build_config("trpo", {"max_kll": 0.1})
     with pytest.raises(cli.CLIError, match="max_kl=-1.0 is out of range"):
         cli.build_config("trpo", {"max_kl": -1})
@@ -90,22 +114,37 @@ def test_build_config_errors_name_the_problem():
         cli.build_config("vpg", {"num_envs": 2}, num_envs=3)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "reinforce", "--env", "CartPole-v1"], "choose one of vpg, maxent, a2c"),
-    (["train", "vpg"], "--env is required"),
-    (["train", "vpg", "--env", "Cartpole"], "unknown env_id 'Cartpole'; known ids: CartPole-v1"),
-    (["train", "vpg", "--env", "GridWorld-v0", "--env-set", "start=9,9"], "outside the 6x6"),
-    (["train", "vpg", "--env", "CartPole-v1", "--set", "lr=1"], "known fields:"),
-    (["train", "vpg", "--env", "CartPole-v1", "--set", "gamma"], "--set expects name=value"),
-    (["train", "vpg", "--env", "CartPole-v1", "--seeds", "0"], "--seeds must be >= 1"),
-    (["train", "vpg", "--env", "CartPole-v1", "--total-timesteps", "10"], "less than one"),
-    (["train", "--resume", "nowhere"], "nowhere does not exist"),
-    (["train", "--resume", "nowhere", "--set", "gamma=0.9"], "--set cannot change it"),
-    (["eval", "nowhere"], "nowhere does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "reinforce", "--env", "CartPole-v1"], "choose one of vpg, maxent, a2c"),
+        (["train", "vpg"], "--env is required"),
+        (
+            ["train", "vpg", "--env", "Cartpole"],
+            "unknown env_id 'Cartpole'; known ids: CartPole-v1",
+        ),
+        (["train", "vpg", "--env", "GridWorld-v0", "--env-set", "start=9,9"], "outside the 6x6"),
+        (["train", "vpg", "--env", "CartPole-v1", "--set", "lr=1"], "known fields:"),
+        (["train", "vpg", "--env", "CartPole-v1", "--set", "gamma"], "--set expects name=value"),
+        (["train", "vpg", "--env", "CartPole-v1", "--seeds", "0"], "--seeds must be >= 1"),
+        (["train", "vpg", "--env", "CartPole-v1", "--total-timesteps", "10"], "less than one"),
+        (
+            ["train", "trpo", "--env", "gymnasium:CartPole-v1", "--set", "sampling=vine"],
+            "states of gymnasium:CartPole-v1 cannot be copied (host-side environment)",
+        ),
+        (["train", "vpg", "--env", "gymnasium:NoSuchEnv-v0"], "unknown gymnasium env id"),
+        (["train", "--resume", "nowhere"], "nowhere does not exist"),
+        (["train", "--resume", "nowhere", "--set", "gamma=0.9"], "--set cannot change it"),
+        (["eval", "nowhere"], "nowhere does not exist"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_clear_message(argv, message, capsys, tmp_path):
-    status, out, err = _run(argv + ["--out", tmp_path / "run"] if argv[1] == "vpg" else argv,
-                            capsys)
+    status, out, err = _run(
+        argv + ["--out", tmp_path / "run"]
+        if argv[1] != "--resume" and argv[0] == "train"
+        else argv,
+        capsys,
+    )
     assert status == 2
     assert "jaxpg: error:" in err and message in err
     assert not (tmp_path / "run").exists()
@@ -113,18 +152,43 @@ def test_usage_errors_exit_2_with_a_clear_message(argv, message, capsys, tmp_pat
 
 def test_gridworld_run_files_and_eval(tmp_path, capsys):
     run_dir = tmp_path / "maxent"
-    status, out, err = _run([
-        "train", "maxent", "--env", "GridWorld-v0", "--env-set", "max_steps=12",
-        "--set", "num_envs=2", "--set", "num_steps=12", "--set", "hidden_sizes=()",
-        "--total-timesteps", 2 * 12 * 3, "--seed", 3, "--seeds", 2, "--eval-episodes", 3,
-        "--out", run_dir,
-    ], capsys)
+    status, out, err = _run(
+        [
+            "train",
+            "maxent",
+            "--env",
+            "GridWorld-v0",
+            "--env-set",
+            "max_steps=12",
+            "--set",
+            "num_envs=2",
+            "--set",
+            "num_steps=12",
+            "--set",
+            "hidden_sizes=()",
+            "--total-timesteps",
+            2 * 12 * 3,
+            "--seed",
+            3,
+            "--seeds",
+            2,
+            "--eval-episodes",
+            3,
+            "--out",
+            run_dir,
+        ],
+        capsys,
+    )
     assert status == 0, err
     assert "maxent on GridWorld-v0: 3 iterations, 72 env steps per seed, 2 seeds" in out
     assert "eval return (3 episodes per seed" in out and "compile" in out
     assert "3/3" in err  # the progress bar
-    assert sorted(os.listdir(run_dir)) == ["checkpoint.msgpack", "config.json",
-                                           "learning_curve.png", "metrics.csv"]
+    assert sorted(os.listdir(run_dir)) == [
+        "checkpoint.msgpack",
+        "config.json",
+        "learning_curve.png",
+        "metrics.csv",
+    ]
 
     record = json.loads((run_dir / "config.json").read_text())
     assert record["algorithm"] == "maxent" and record["config_class"] == "VPGConfig"
@@ -135,20 +199,31 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
     assert record["summary"]["compiled_programs"] == ["init", "train chunk", "eval"]
 
     rows = _csv_rows(run_dir / "metrics.csv")
-    assert list(rows[0])[:5] == ["iteration", "seed", "env_steps", "episode_return",
-                                 "episode_length"]
+    assert list(rows[0])[:5] == [
+        "iteration",
+        "seed",
+        "env_steps",
+        "episode_return",
+        "episode_length",
+    ]
     assert {"policy_loss", "entropy", "skipped_updates"} <= set(rows[0])
     assert [(r["iteration"], r["seed"], r["env_steps"]) for r in rows] == [
-        ("1", "3", "24"), ("1", "4", "24"), ("2", "3", "48"), ("2", "4", "48"),
-        ("3", "3", "72"), ("3", "4", "72")]
+        ("1", "3", "24"),
+        ("1", "4", "24"),
+        ("2", "3", "48"),
+        ("2", "4", "48"),
+        ("3", "3", "72"),
+        ("3", "4", "72"),
+    ]
     with Image.open(run_dir / "learning_curve.png") as image:
         assert image.format == "PNG" and image.size[0] > 500
 
     trained_eval = out.split("sampled actions): ")[1].split(" ")[0]
 
     gif = tmp_path / "episode.gif"
-    status, out, err = _run(["eval", run_dir, "--episodes", 3, "--which-seed", 4,
-                             "--render", gif], capsys)
+    status, out, err = _run(
+        ["eval", run_dir, "--episodes", 3, "--which-seed", 4, "--render", gif], capsys
+    )
     assert status == 0, err
     # By default eval uses the run's seeds, so it repeats the evaluation after training.
     assert f"returns over 3 episodes per seed (sampled actions): mean {trained_eval}," in out
@@ -169,8 +244,20 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
 
 
 def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, monkeypatch):
-    common = ["train", "vpg", "--env", "CartPole-v1", "--seeds", 2, "--chunk-size", 2,
-              "--eval-episodes", 0, "--no-progress", *VPG_TINY]
+    common = [
+        "train",
+        "vpg",
+        "--env",
+        "CartPole-v1",
+        "--seeds",
+        2,
+        "--chunk-size",
+        2,
+        "--eval-episodes",
+        0,
+        "--no-progress",
+        *VPG_TINY,
+    ]
     one_go, pieces = tmp_path / "one_go", tmp_path / "pieces"
     status, out, err = _run(common + ["--total-timesteps", 6 * BATCH, "--out", one_go], capsys)
     assert status == 0, err
@@ -193,15 +280,27 @@ def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, 
     assert json.loads((pieces / "config.json").read_text())["summary"]["status"] == "interrupted"
 
     # Resuming without --total-timesteps finishes the run as configured (3 iterations) ...
-    status, out, err = _run(["train", "--resume", pieces, "--no-progress",
-                             "--eval-episodes", 0], capsys)
+    status, out, err = _run(
+        ["train", "--resume", pieces, "--no-progress", "--eval-episodes", 0], capsys
+    )
     assert status == 0, err
     assert "3 iterations" in out and len(_csv_rows(pieces / "metrics.csv")) == 3 * 2
     status, out, err = _run(["train", "--resume", pieces], capsys)
     assert status == 2 and "pass a larger --total-timesteps" in err
     # ... and --total-timesteps is the new total: 3 more, to 6.
-    status, out, err = _run(["train", "--resume", pieces, "--total-timesteps", 6 * BATCH,
-                             "--no-progress", "--eval-episodes", 0], capsys)
+    status, out, err = _run(
+        [
+            "train",
+            "--resume",
+            pieces,
+            "--total-timesteps",
+            6 * BATCH,
+            "--no-progress",
+            "--eval-episodes",
+            0,
+        ],
+        capsys,
+    )
     assert status == 0, err
 
     assert (pieces / "metrics.csv").read_text() == (one_go / "metrics.csv").read_text()
@@ -212,3 +311,78 @@ def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, 
 
     status, out, err = _run(common + ["--out", one_go], capsys)
     assert status == 2 and "already holds a run" in err
+
+
+def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys):
+    from jaxpg.host_train import train_host
+
+    run_dir = tmp_path / "host"
+    status, out, err = _run(
+        [
+            "train",
+            "vpg",
+            "--env",
+            "gymnasium:CartPole-v1",
+            *VPG_TINY,
+            "--seeds",
+            2,
+            "--total-timesteps",
+            3 * BATCH,
+            "--chunk-size",
+            2,
+            "--eval-episodes",
+            3,
+            "--out",
+            run_dir,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    assert f"vpg on gymnasium:CartPole-v1: 3 iterations, {3 * BATCH} env steps per seed" in out
+    assert "gymnasium on the host, seeds in turn" in out and "6/6" in err
+    assert sorted(os.listdir(run_dir)) == [
+        "checkpoint.msgpack",
+        "config.json",
+        "learning_curve.png",
+        "metrics.csv",
+    ]
+    summary = json.loads((run_dir / "config.json").read_text())["summary"]
+    assert summary["status"] == "finished" and summary["eval_episodes_per_seed"] == 3
+    rows = _csv_rows(run_dir / "metrics.csv")
+    assert [(r["iteration"], r["seed"]) for r in rows] == [
+        (str(i), str(s)) for i in (1, 2, 3) for s in (0, 1)
+    ]
+
+    # Seed 0 in chunks of 2 is train_host in one go: the seed's episodes run on across chunks.
+    env, env_params = cli._make_env("gymnasium:CartPole-v1", {})
+    config = cli.build_config(
+        "vpg", cli.parse_assignments(VPG_TINY[1::2], "--set"), total_timesteps=3 * BATCH
+    )
+    result = train_host(config, env, env_params, jax.random.key(0))
+    np.testing.assert_array_equal(
+        [np.float32(r["episode_return"]) for r in rows if r["seed"] == "0"],
+        result.metrics["episode_return"],
+    )
+
+    trained_eval = out.split("sampled actions): ")[1].split(" ")[0]
+    status, out, err = _run(["eval", run_dir, "--episodes", 3], capsys)
+    assert status == 0, err
+    assert f"returns over 3 episodes per seed (sampled actions): mean {trained_eval}," in out
+    status, out, err = _run(["eval", run_dir, "--render", tmp_path / "x.gif"], capsys)
+    assert status == 2 and "not gymnasium:CartPole-v1" in err
+
+    status, out, err = _run(
+        [
+            "train",
+            "--resume",
+            run_dir,
+            "--total-timesteps",
+            4 * BATCH,
+            "--no-progress",
+            "--eval-episodes",
+            0,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    assert "4 iterations" in out and len(_csv_rows(run_dir / "metrics.csv")) == 4 * 2
