@@ -9,7 +9,7 @@ import pytest
 
 import jaxpg
 from jaxpg.algorithms import trpo
-from jaxpg.algorithms.base import build_value_network
+from jaxpg.algorithms.base import build_policy, build_value_network
 from jaxpg.envs.probes import Probe
 
 NUM_SEEDS = 10
@@ -138,3 +138,37 @@ def test_trpo_config_errors_name_the_field():
         jaxpg.make_train(jaxpg.TRPOConfig(value_minibatches=3), *jaxpg.make_env("CartPole-v1"))
     with pytest.raises(ValueError, match="sampling='vine'"):
         dataclasses.replace(jaxpg.TRPOConfig(), sampling="vine", advantage="monte_carlo").validate()
+
+
+def test_fisher_subsample_steps_keep_the_whole_batch_kl_within_bound():
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    obs_key, adv_key, init_key, step_key = jax.random.split(jax.random.key(5), 4)
+    obs = jax.random.normal(obs_key, (128, 8, 4))
+    advantages = jax.random.normal(adv_key, (128, 8))
+    kls, params_by_fraction = [], []
+    for fraction in (1.0, 0.1):
+        config = jaxpg.TRPOConfig(fisher_subsample=fraction, max_kl=0.02)
+        policy = build_policy(config, env, env_params)
+        params = policy.init(init_key)
+        dist = policy.apply(params, obs)
+        actions = dist.sample(jax.random.key(6))
+        old_log_prob = dist.log_prob(actions)
+
+        def surrogate(p, policy=policy, actions=actions, old_log_prob=old_log_prob):
+            ratio = jnp.exp(policy.apply(p, obs).log_prob(actions) - old_log_prob)
+            return -jnp.mean(ratio * advantages)
+
+        new_params, metrics = jax.jit(
+            lambda p, policy=policy, config=config, surrogate=surrogate: trpo.policy_step(
+                config, policy.apply, p, surrogate, obs, step_key
+            )
+        )(params)
+        kl = dist.kl(policy.apply(new_params, obs)).mean()  # measured on all 1,024 states
+        assert bool(metrics["line_search_success"])
+        assert float(kl) <= config.max_kl * (1 + 1e-5)
+        assert float(kl) > 0.1 * config.max_kl
+        kls.append(float(kl))
+        params_by_fraction.append(new_params)
+    # The subsample changes the metric, hence the step.
+    diff = jax.tree.map(lambda a, b: jnp.abs(a - b).max(), *params_by_fraction)
+    assert max(float(d) for d in jax.tree.leaves(diff)) > 1e-4

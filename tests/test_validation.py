@@ -30,6 +30,8 @@ BAD_CONFIGS = [
     (AC(num_steps=0), r"num_steps=0"),
     (TRPO(total_timesteps=10), r"total_timesteps=10 is less than one iteration"),
     (TRPO(cg_iters=0), r"cg_iters=0"),
+    (TRPO(fisher_subsample=0.0), r"fisher_subsample=0\.0 is out of range; allowed: \(0\.0, 1\.0\]"),
+    (TRPO(fisher_subsample=1.5), r"fisher_subsample=1\.5"),
     (TRPO(max_backtracks=0), r"max_backtracks=0"),
     (VPG(learning_rate=0.0), r"learning_rate=0\.0 is out of range"),
     (AC(value_learning_rate=-1e-3), r"value_learning_rate=-0\.001"),

@@ -62,6 +62,10 @@ class TRPOConfig(BaseConfig):
         damping: added to the Fisher matrix (and the Gauss-Newton one).
         cg_iters: conjugate-gradient iterations.
         cg_tol: conjugate-gradient residual tolerance (0: always ``cg_iters``).
+        fisher_subsample: fraction of the batch's states on which the Fisher-vector products
+            (and the KL of their curvature) are computed; TRPO's paper and Schulman's thesis
+            use 10%: the Fisher matrix only sets the metric, and the products dominate the
+            cost of a step. The line search still measures the KL on the whole batch.
         backtrack_ratio: step shrink factor of the line search.
         max_backtracks: line-search candidates.
         gae_lambda: GAE's lambda.
@@ -86,6 +90,7 @@ class TRPOConfig(BaseConfig):
     damping: float = traced(0.1, interval(0.0))
     cg_iters: int = static(10, integer(1))
     cg_tol: float = traced(1e-10, interval(0.0))
+    fisher_subsample: float = static(0.1, interval(0.0, 1.0, low_open=True))
     backtrack_ratio: float = traced(0.8, interval(0.0, 1.0, low_open=True))
     max_backtracks: int = static(10, integer(1))
     gae_lambda: float = traced(0.98, interval(0.0, 1.0))
@@ -138,18 +143,34 @@ def policy_step(
     policy_params: Any,
     surrogate_fn: Any,
     kl_obs: jax.Array,
+    key: jax.Array,
 ) -> tuple[Any, dict[str, jax.Array]]:
-    """One TRPO (or NPG) step on ``surrogate_fn(params) -> loss`` with the KL over ``kl_obs``."""
+    """One TRPO (or NPG) step on ``surrogate_fn(params) -> loss`` with the KL over ``kl_obs``.
+
+    The Fisher-vector products use a random ``config.fisher_subsample`` fraction of the states
+    of ``kl_obs`` (all of them at 1.0); the line search measures the KL over all of them.
+    """
     old_dist = jax.lax.stop_gradient(policy_apply(policy_params, kl_obs))
 
     def mean_kl(params):
         return old_dist.kl(policy_apply(params, kl_obs)).mean()
 
+    fisher_kl = mean_kl
+    if config.fisher_subsample < 1.0:
+        flat_obs = base.flatten_batch(kl_obs)  # [T * B, *obs_shape]
+        size = flat_obs.shape[0]
+        count = max(1, round(config.fisher_subsample * size))
+        fisher_obs = flat_obs[jax.random.choice(key, size, (count,), replace=False)]
+        fisher_old = jax.lax.stop_gradient(policy_apply(policy_params, fisher_obs))
+
+        def fisher_kl(params):
+            return fisher_old.kl(policy_apply(params, fisher_obs)).mean()
+
     new_params, info = ng.trust_region_step(
         surrogate_fn,
         mean_kl,
         policy_params,
-        ng.fisher_vector_product(mean_kl, policy_params, config.damping),
+        ng.fisher_vector_product(fisher_kl, policy_params, config.damping),
         max_constraint=config.max_kl,
         cg_iters=config.cg_iters,
         cg_tol=config.cg_tol,
@@ -334,6 +355,7 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
     def update(key: jax.Array, agent: TRPOState, trajectory: Trajectory, iteration: jax.Array):
         del iteration
         vine_key, value_key = jax.random.split(key)
+        fisher_key = jax.random.fold_in(key, 2)  # a separate stream, defaults unchanged
         params = dict(agent.params)
         value, next_value = base.trajectory_values(value_net.apply, params["value"], trajectory)
         advantages, targets = adv.gae(
@@ -396,7 +418,7 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
                 return losses.surrogate_loss(log_prob, trajectory.log_prob, advantages)
 
         params["policy"], policy_metrics = policy_step(
-            config, policy.apply, params["policy"], surrogate, trajectory.obs
+            config, policy.apply, params["policy"], surrogate, trajectory.obs, fisher_key
         )
         metrics.update(policy_metrics)
         metrics["entropy"] = policy.apply(agent.params["policy"], trajectory.obs).entropy().mean()
