@@ -4,6 +4,7 @@
     jaxpg train trpo --env CartPole-v1 --seeds 4 --set sampling=vine --set hidden_sizes=32,32
     jaxpg train maxent --env GridWorld-v0 --set num_steps=300 --env-set observation=one_hot
     jaxpg train trpo --env gymnasium:LunarLander-v3 --total-timesteps 1000000
+    jaxpg train ppo --env CartPole-v1 --sweep lr=1e-3,3e-3,1e-2 --sweep gamma=0.95,0.99 --seeds 4
     jaxpg train --resume runs/trpo-CartPole-v1-20250101-120000 --total-timesteps 200000
     jaxpg eval runs/trpo-CartPole-v1-20250101-120000 --greedy --render cartpole.gif
 
@@ -38,6 +39,19 @@ go, bit for bit, whatever the chunk sizes; a resumed run restarts its episodes (
 seeded from the checkpointed key), so it is reproducible but not the run in one go. Files,
 progress bar, summary and ``jaxpg eval`` are the same (evaluation with `evaluate_host`).
 
+``--sweep FIELD=V1,V2,...`` (repeatable: the cartesian product) trains a grid of values of
+traced config fields (`sweepable_fields`; ``lr`` and the other `SWEEP_ALIASES` are short
+names) in one compiled program: ``jit(vmap(sweep_chunk))`` over grid points x seeds flattened
+to one leading axis (`make_sweep_chunk_runner`), each member training with
+``dataclasses.replace(config, **its values)`` from the key of its seed (the grid points of a
+seed start from the same parameters and first rollout, unless the swept field changes them,
+like ``init_log_std``). A static field is refused before anything is traced. The
+run directory then holds ``sweep.csv`` and ``sweep.md`` (per grid point the final return,
+and the evaluation return, as mean ± std over seeds, and the best point), ``sweep.png``
+(return against env steps per grid point, mean and ± std band over seeds) and a
+``metrics.csv`` with ``grid_point`` and the swept fields as columns; ``--resume`` and
+``jaxpg eval`` work on it as on any run.
+
 Run directory (default ``runs/<algo>-<env>-<timestamp>``): ``config.json`` (algorithm, env id and
 options, every config field, seeds, jaxpg version, summary), ``metrics.csv`` (one row per
 iteration and seed), ``learning_curve.png`` and ``checkpoint.msgpack`` (`jaxpg.checkpoint`).
@@ -67,6 +81,9 @@ CHECKPOINT_FILE = "checkpoint.msgpack"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "learning_curve.png"
+SWEEP_CSV = "sweep.csv"
+SWEEP_TABLE = "sweep.md"
+SWEEP_PLOT = "sweep.png"
 #: Default number of chunks (progress updates and checkpoints) in a run.
 TARGET_CHUNKS = 20
 #: GIF frame rates: CartPole in real time (tau = 0.02 s), GridWorld slow enough to follow.
@@ -217,6 +234,237 @@ def build_config(
     return config
 
 
+#: Short names ``--sweep`` accepts: each stands for the first of its fields the config has.
+SWEEP_ALIASES: dict[str, tuple[str, ...]] = {
+    "lr": ("learning_rate",),
+    "value_lr": ("value_learning_rate",),
+    "vf_lr": ("value_learning_rate",),
+    "lambda": ("gae_lambda",),
+    "lam": ("gae_lambda",),
+    "alpha": ("entropy_alpha",),
+    "ent_coef": ("ent_coef", "entropy_coef"),
+    "entropy_coef": ("entropy_coef", "ent_coef"),
+    "kl": ("max_kl",),
+    "clip": ("clip_eps",),
+}
+
+
+def sweepable_fields(algorithm: str) -> list[str]:
+    """The traced (float) config fields of a CLI algorithm: those ``--sweep`` accepts."""
+    config_class, _ = _algorithm(algorithm)
+    return [
+        field.name
+        for field in dataclasses.fields(config_class)
+        if field.metadata.get("pytree_node", True)
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A grid of traced config values: the cartesian product of each field's values.
+
+    Attributes:
+        fields: config field names, in ``--sweep`` order.
+        points: the grid points, one value per field; the last field varies fastest.
+    """
+
+    fields: tuple[str, ...]
+    points: tuple[tuple[float, ...], ...]
+
+    def values(self, index: int) -> dict[str, float]:
+        """Grid point ``index`` as ``{field: value}``."""
+        return dict(zip(self.fields, self.points[index], strict=True))
+
+    def label(self, index: int) -> str:
+        """Grid point ``index`` as ``field=value, ...``."""
+        return ", ".join(f"{name}={value:g}" for name, value in self.values(index).items())
+
+    def member_values(self, num_seeds: int) -> dict[str, Any]:
+        """``{field: float32 [num_points * num_seeds]}``: member ``g * num_seeds + k`` is grid
+        point ``g`` with the ``k``-th seed."""
+        import numpy as np
+
+        return {
+            name: np.repeat(np.asarray([point[i] for point in self.points], np.float32), num_seeds)
+            for i, name in enumerate(self.fields)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fields": list(self.fields), "points": [list(point) for point in self.points]}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Sweep:
+        return cls(tuple(record["fields"]), tuple(tuple(point) for point in record["points"]))
+
+
+def _sweep_field(algorithm: str, name: str) -> str:
+    """The config field ``--sweep NAME=...`` means: the field itself or an alias's target."""
+    config_class, _ = _algorithm(algorithm)
+    fields = [field.name for field in dataclasses.fields(config_class)]
+    sweepable = sweepable_fields(algorithm)
+    listing = f"sweepable (traced) fields of {algorithm}: {', '.join(sweepable)}"
+    if name not in fields and name in SWEEP_ALIASES:
+        matches = [field for field in SWEEP_ALIASES[name] if field in fields]
+        if not matches:
+            raise CLIError(
+                f"--sweep {name}: {name} is short for {' or '.join(SWEEP_ALIASES[name])}, which "
+                f"{algorithm} ({config_class.__name__}) does not have; {listing}"
+            )
+        name = matches[0]
+    if name not in fields:
+        close = difflib.get_close_matches(name, sweepable, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise CLIError(f"--sweep {name}: unknown field for {algorithm}{hint}; {listing}")
+    if name not in sweepable:
+        raise CLIError(
+            f"--sweep {name}: {name} is a static field of {config_class.__name__} (it fixes "
+            "shapes or loop lengths, so each value would need its own compiled program); only "
+            f"traced fields can be swept in one compile; {listing}"
+        )
+    return name
+
+
+def parse_sweeps(
+    algorithm: str,
+    items: Sequence[str] | None,
+    sets: dict[str, Any],
+    total_timesteps: int | None = None,
+    num_envs: int | None = None,
+) -> Sweep | None:
+    """The grid of ``--sweep FIELD=V1,V2,...`` options (None without any), every grid point's
+    config validated with ``--set`` and the flags (`build_config`).
+
+    Raises:
+        CLIError: a malformed option, an unknown or static field (lists the sweepable ones),
+            a field given twice or also in ``--set``, a value that is not a number, or a grid
+            point whose config is invalid (names the field and value).
+    """
+    import itertools
+
+    if not items:
+        return None
+    grid: dict[str, tuple[float, ...]] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CLIError(f"--sweep expects FIELD=V1,V2,...; got {item!r}")
+        field = _sweep_field(algorithm, name.strip())
+        if field in grid:
+            raise CLIError(f"--sweep {field} is given twice; give all its values in one option")
+        if field in sets:
+            raise CLIError(f"{field} is given twice (--set {field}=... and --sweep {field}=...)")
+        parsed = parse_value(text)
+        values = parsed if isinstance(parsed, tuple) else (parsed,)
+        if not values:
+            raise CLIError(f"--sweep {item!r} gives no values; e.g. --sweep {field}=0.1,0.2")
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise CLIError(
+                    f"--sweep {field}: {value!r} is not a number; give numbers such as "
+                    f"{field}=0.001,0.003"
+                )
+        for value in values:  # each value alone first: the clearest message
+            try:
+                build_config(algorithm, {**sets, field: value}, total_timesteps, num_envs)
+            except CLIError as error:
+                raise CLIError(f"--sweep {field}={value:g}: {error}") from None
+        grid[field] = tuple(float(value) for value in values)
+    points = tuple(itertools.product(*grid.values()))
+    sweep = Sweep(tuple(grid), points)
+    for index in range(len(points)):
+        try:
+            build_config(algorithm, {**sets, **sweep.values(index)}, total_timesteps, num_envs)
+        except CLIError as error:
+            raise CLIError(f"--sweep grid point {sweep.label(index)}: {error}") from None
+    return sweep
+
+
+def sweep_results(
+    sweep: Sweep, num_seeds: int, final_returns: Any, eval_returns: Any = None
+) -> list[dict[str, Any]]:
+    """One record per grid point: its values, the final training return (last iteration) and,
+    with ``eval_returns``, the evaluation return, each as mean, std, min and max over seeds, and
+    ``best`` (the highest eval mean, else the highest final mean).
+
+    Args:
+        sweep: the grid.
+        num_seeds: seeds per grid point ``K``.
+        final_returns: ``[G * K]``, member ``g * K + k``.
+        eval_returns: ``[G * K, episodes]`` or None.
+    """
+    import numpy as np
+
+    final = np.asarray(final_returns, np.float64).reshape(len(sweep.points), num_seeds)
+    per_seed_eval = None
+    if eval_returns is not None:
+        per_seed_eval = np.asarray(eval_returns, np.float64).mean(axis=-1)
+        per_seed_eval = per_seed_eval.reshape(len(sweep.points), num_seeds)
+    records = []
+    for index in range(len(sweep.points)):
+        record: dict[str, Any] = {"grid_point": index, **sweep.values(index)}
+        for name, table in (("final_return", final), ("eval_return", per_seed_eval)):
+            if table is not None:
+                row = table[index]
+                record.update(
+                    {
+                        f"{name}_mean": float(row.mean()),
+                        f"{name}_std": float(row.std()),
+                        f"{name}_min": float(row.min()),
+                        f"{name}_max": float(row.max()),
+                    }
+                )
+        records.append(record)
+    score = "eval_return_mean" if per_seed_eval is not None else "final_return_mean"
+    best = max(range(len(records)), key=lambda index: records[index][score])
+    for index, record in enumerate(records):
+        record["best"] = index == best
+    return records
+
+
+def format_sweep_table(
+    sweep: Sweep, records: list[dict[str, Any]], num_seeds: int, eval_episodes: int = 0
+) -> str:
+    """A markdown table of `sweep_results`: one row per grid point, mean ± std over seeds."""
+    seeds = f"{num_seeds} seed{'s' if num_seeds > 1 else ''}"
+    header = ["#", *sweep.fields, f"final return (mean ± std over {seeds})"]
+    with_eval = "eval_return_mean" in records[0]
+    if with_eval:
+        header.append(f"eval return ({eval_episodes} episodes per seed)")
+    header.append("best")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for record in records:
+        cells = [str(record["grid_point"])]
+        cells += [f"{record[name]:g}" for name in sweep.fields]
+        cells.append(f"{record['final_return_mean']:.4g} ± {record['final_return_std']:.3g}")
+        if with_eval:
+            cells.append(f"{record['eval_return_mean']:.4g} ± {record['eval_return_std']:.3g}")
+        cells.append("best" if record["best"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_sweep_csv(path: str, sweep: Sweep, records: list[dict[str, Any]]) -> None:
+    """`sweep_results` as CSV: ``grid_point, <fields>, final_return_mean, ..., best``."""
+    import csv
+
+    columns = list(records[0])
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        for record in records:
+            writer.writerow([_format_cell(record[name]) for name in columns])
+    os.replace(temporary, path)
+
+
+def _format_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    return str(value)
+
+
 def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
     """``run_chunk(states, num_iterations) -> (states, metrics)``, vmapped over seeds.
 
@@ -227,24 +475,51 @@ def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
     are zeros.
     """
     import jax
+
+    def run_chunk(state, num_iterations):
+        return _run_chunk(trainer, chunk_size, state, num_iterations)
+
+    return jax.vmap(run_chunk, in_axes=(0, None))
+
+
+def make_sweep_chunk_runner(config: Any, env: Any, env_params: Any, chunk_size: int) -> Any:
+    """``sweep_chunk(states, values, num_iterations) -> (states, metrics)``, vmapped over
+    grid points x seeds flattened to one leading axis of size ``M``.
+
+    ``values`` maps traced config fields to ``[M]`` arrays: each member trains with
+    ``dataclasses.replace(config, **its values)``, so one compiled program serves every grid
+    point (and every chunk, as in `make_chunk_runner`). ``metrics`` leaves are
+    ``[M, chunk_size]``.
+    """
+    import jax
+
+    from jaxpg.train import make_trainer
+
+    def sweep_chunk(state, values, num_iterations):
+        trainer = make_trainer(dataclasses.replace(config, **values), env, env_params)
+        return _run_chunk(trainer, chunk_size, state, num_iterations)
+
+    return jax.vmap(sweep_chunk, in_axes=(0, 0, None))
+
+
+def _run_chunk(trainer: Any, chunk_size: int, state: Any, num_iterations: Any) -> Any:
+    """One member's chunk: ``num_iterations`` of a ``chunk_size``-long scan, the rest skipped."""
+    import jax
     import jax.numpy as jnp
 
     def one_iteration(state):
         state, metrics = trainer.run(state, 1)
         return state, jax.tree.map(lambda metric: metric[0], metrics)
 
-    def run_chunk(state, num_iterations):
-        metric_shapes = jax.eval_shape(one_iteration, state)[1]
+    metric_shapes = jax.eval_shape(one_iteration, state)[1]
 
-        def skip(state):
-            return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
+    def skip(state):
+        return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
 
-        def body(state, index):
-            return jax.lax.cond(index < num_iterations, one_iteration, skip, state)
+    def body(state, index):
+        return jax.lax.cond(index < num_iterations, one_iteration, skip, state)
 
-        return jax.lax.scan(body, state, jnp.arange(chunk_size))
-
-    return jax.vmap(run_chunk, in_axes=(0, None))
+    return jax.lax.scan(body, state, jnp.arange(chunk_size))
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -429,21 +704,38 @@ def _format_number(value: Any) -> str:
 
 
 def write_metrics_csv(
-    path: str, metrics: dict[str, Any], seeds: Sequence[int], first_iteration: int = 1
+    path: str,
+    metrics: dict[str, Any],
+    seeds: Sequence[int],
+    first_iteration: int = 1,
+    sweep: Sweep | None = None,
 ) -> None:
-    """One row per iteration and seed: ``iteration, seed, env_steps, <every metric>``."""
+    """One row per iteration and seed: ``iteration, seed, env_steps, <every metric>``.
+
+    With ``sweep``, one row per iteration, grid point and seed: ``iteration, grid_point,
+    <swept fields>, seed, env_steps, ...``; metric rows are members ``g * len(seeds) + k``.
+    """
     import csv
 
+    labels: list[list[Any]] = [[seed] for seed in seeds]
+    head = ["seed"]
+    if sweep is not None:
+        labels = [
+            [index, *(f"{value:g}" for value in point), seed]
+            for index, point in enumerate(sweep.points)
+            for seed in seeds
+        ]
+        head = ["grid_point", *sweep.fields, "seed"]
     columns = _metric_columns(metrics)
     num_iterations = next(iter(metrics.values())).shape[1] if metrics else 0
     temporary = f"{path}.tmp"
     with open(temporary, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["iteration", "seed", *columns])
+        writer.writerow(["iteration", *head, *columns])
         for index in range(num_iterations):
-            for row, seed in enumerate(seeds):
+            for row, label in enumerate(labels):
                 writer.writerow(
-                    [first_iteration + index, seed]
+                    [first_iteration + index, *label]
                     + [_format_number(metrics[name][row, index]) for name in columns]
                 )
     os.replace(temporary, path)
@@ -460,6 +752,8 @@ def _add_train_parser(subparsers: Any) -> None:
         "  jaxpg train trpo --env CartPole-v1 --set sampling=vine\n"
         "  jaxpg train maxent --env GridWorld-v0 --env-set observation=one_hot\n"
         "  jaxpg train ppo --env gymnasium:LunarLander-v3 --total-timesteps 1000000\n"
+        "  jaxpg train ppo --env CartPole-v1 --sweep lr=1e-3,3e-3,1e-2 --seeds 4\n"
+        "  jaxpg train a2c --env CartPole-v1 --sweep lr=1e-3,1e-2 --sweep gamma=0.95,0.99\n"
         "  jaxpg train --resume runs/trpo-CartPole-v1-... --total-timesteps 200000\n\n"
         "Set JAX_COMPILATION_CACHE_DIR (e.g. ~/.cache/jax) to keep compiled programs between "
         "runs;\na repeated command then skips most of its compile time.",
@@ -507,6 +801,16 @@ def _add_train_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--out", metavar="DIR", help="run directory (default runs/<algo>-<env>-<timestamp>)"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        metavar="FIELD=V1,V2,...",
+        help="train a grid of values of a traced (float) config field, e.g. lr=1e-3,3e-3,1e-2; "
+        "repeat for the cartesian product; grid points x seeds run vmapped in one compiled "
+        "program, and sweep.csv, sweep.md and sweep.png report the mean and std over seeds "
+        "per grid point. Aliases: "
+        + ", ".join(f"{alias}={'/'.join(fields)}" for alias, fields in SWEEP_ALIASES.items()),
     )
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
     parser.add_argument(
@@ -590,11 +894,24 @@ class _Run:
     state: Any = None
     history: dict[str, Any] = dataclasses.field(default_factory=dict)
     iterations_done: int = 0
+    sweep: Sweep | None = None
 
     @property
     def on_host(self) -> bool:
         """A gymnasium environment: rollouts on the host, seeds in turn (`_HostSeeds`)."""
         return _runs_on_host(self.env)
+
+    @property
+    def member_seeds(self) -> list[int]:
+        """The seed of every vmapped member: the seeds, or grid points x seeds in a sweep."""
+        points = len(self.sweep.points) if self.sweep is not None else 1
+        return self.seeds * points
+
+    def program_inputs(self) -> tuple[Any, ...]:
+        """The inputs the compiled programs take besides states, seeds and counts."""
+        if self.sweep is None:
+            return ()
+        return (self.sweep.member_values(len(self.seeds)),)
 
 
 def _make_trainer(config: Any, env: Any, env_params: Any, num_seeds: int) -> Any:
@@ -631,11 +948,17 @@ def _setup_new_run(args: argparse.Namespace) -> _Run:
         raise CLIError(f"--seed must be in [0, 2**31 - K); got {seed}")
     _check_count("--chunk-size", args.chunk_size, 1)
     env_kwargs = parse_assignments(args.env_set, "--env-set")
-    config = build_config(
-        args.algorithm, parse_assignments(args.sets, "--set"), args.total_timesteps, args.num_envs
-    )
+    sets = parse_assignments(args.sets, "--set")
+    config = build_config(args.algorithm, sets, args.total_timesteps, args.num_envs)
+    sweep = parse_sweeps(args.algorithm, args.sweep, sets, args.total_timesteps, args.num_envs)
     env, env_params = _make_env(args.env, env_kwargs)
-    out_dir = args.out or _default_run_dir(args.algorithm, args.env)
+    if sweep is not None and _runs_on_host(env):
+        raise CLIError(
+            f"--sweep vmaps the grid in one compiled program, which needs a JAX environment; "
+            f"{args.env} runs on the host (train its grid points one by one with --set)"
+        )
+    name = args.algorithm if sweep is None else f"{args.algorithm}-sweep"
+    out_dir = args.out or _default_run_dir(name, args.env)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise CLIError(f"--out {out_dir} is a file; give a directory")
     if os.path.exists(os.path.join(out_dir, CHECKPOINT_FILE)):
@@ -655,6 +978,7 @@ def _setup_new_run(args: argparse.Namespace) -> _Run:
         seeds=list(range(seed, seed + num_seeds)),
         out_dir=out_dir,
         chunk_size=args.chunk_size or _default_chunk_size(config.num_iterations),
+        sweep=sweep,
     )
 
 
@@ -701,6 +1025,7 @@ def _load_run_checkpoint(path: str) -> tuple[Any, str]:
             "env_id": loaded.env_id,
             "env_kwargs": loaded.env_kwargs,
             "seeds": loaded.metadata.get("seeds", recorded.get("seeds")),
+            "sweep": loaded.metadata.get("sweep"),
         }
         differences = [
             f"{key} ({recorded.get(key)!r} there, {value!r} in the checkpoint)"
@@ -778,6 +1103,24 @@ def _with_seed_axis(loaded: Any) -> tuple[Any, dict[str, Any]]:
     return state, metrics
 
 
+def _run_seeds(loaded: Any, state: Any) -> tuple[list[int], Sweep | None]:
+    """A checkpoint's seeds and sweep grid (None for a plain run), checked against its state
+    (batched over grid points x seeds)."""
+    import numpy as np
+
+    members = int(np.shape(state.iteration)[0])
+    record = loaded.metadata.get("sweep")
+    sweep = Sweep.from_dict(record) if record else None
+    points = len(sweep.points) if sweep is not None else 1
+    seeds = list(loaded.metadata.get("seeds") or range(members // points))
+    if len(seeds) * points != members:
+        raise CLIError(
+            f"the checkpoint holds {members} states, not {points} grid point(s) x "
+            f"{len(seeds)} seed(s); it is damaged or not a jaxpg run"
+        )
+    return seeds, sweep
+
+
 def _setup_resume(args: argparse.Namespace) -> _Run:
     import numpy as np
 
@@ -789,6 +1132,7 @@ def _setup_resume(args: argparse.Namespace) -> _Run:
         "--num-envs": args.num_envs,
         "--seed": args.seed,
         "--seeds": args.seeds,
+        "--sweep": args.sweep,
         "--out": args.out,
     }
     given = [name for name, value in fixed.items() if value is not None]
@@ -816,8 +1160,7 @@ def _setup_resume(args: argparse.Namespace) -> _Run:
             "--total-timesteps (the new total) to train more"
         )
     env, env_params = _make_env(loaded.env_id, loaded.env_kwargs)
-    num_seeds = np.shape(state.iteration)[0]
-    seeds = loaded.metadata.get("seeds") or list(range(num_seeds))
+    seeds, sweep = _run_seeds(loaded, state)
     chunk_size = (
         args.chunk_size
         or loaded.metadata.get("chunk_size")
@@ -831,7 +1174,8 @@ def _setup_resume(args: argparse.Namespace) -> _Run:
         env=env,
         env_params=env_params,
         trainer=_make_trainer(config, env, env_params, len(seeds)),
-        seeds=list(seeds),
+        seeds=seeds,
+        sweep=sweep,
         out_dir=run_dir,
         chunk_size=int(chunk_size),
         state=state,
@@ -933,22 +1277,48 @@ def _compile(run: _Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
     import jax
     import jax.numpy as jnp
 
+    from jaxpg.train import make_trainer
+
     if run.on_host:  # its policy step and update compile on first use, during training
         return {}, []
-    identity = _identity(run.config, run.env_id, run.env_kwargs, len(run.seeds))
-    seeds = jax.ShapeDtypeStruct((len(run.seeds),), jnp.int32)
+    members = len(run.member_seeds)
+    identity = _identity(run.config, run.env_id, run.env_kwargs, members)
+    seeds = jax.ShapeDtypeStruct((members,), jnp.int32)
+    inputs: tuple[Any, ...] = ()
+    if run.sweep is None:
 
-    def init(seed):
-        return run.trainer.init(jax.random.key(seed))
+        def init(seed):
+            return run.trainer.init(jax.random.key(seed))
 
-    state = run.state if run.state is not None else jax.eval_shape(jax.vmap(init), seeds)
+        def chunk_runner():
+            return make_chunk_runner(run.trainer, run.chunk_size)
+
+    else:
+        identity = (*identity, "sweep", run.sweep.fields)
+        inputs = (
+            {name: jax.ShapeDtypeStruct((members,), jnp.float32) for name in run.sweep.fields},
+        )
+
+        def init(seed, values):
+            config = dataclasses.replace(run.config, **values)
+            return make_trainer(config, run.env, run.env_params).init(jax.random.key(seed))
+
+        def chunk_runner():
+            return make_sweep_chunk_runner(run.config, run.env, run.env_params, run.chunk_size)
+
+    state = run.state
+    if state is None:
+        state = jax.eval_shape(jax.vmap(init), seeds, *inputs)
     count = jax.ShapeDtypeStruct((), jnp.int32)
     lowerings = {}
     if run.state is None:
-        lowerings["init"] = (("init", *identity), lambda: jax.jit(jax.vmap(init)).lower(seeds))
+        lowerings["init"] = (
+            ("init", *identity),
+            lambda: jax.jit(jax.vmap(init)).lower(seeds, *inputs),
+        )
     lowerings["train chunk"] = (
         ("train chunk", run.chunk_size, *identity),
-        lambda: jax.jit(make_chunk_runner(run.trainer, run.chunk_size)).lower(state, count),
+        lambda: jax.jit(chunk_runner()).lower(state, *inputs, count),
     )
     if eval_episodes:
         lowerings["eval"] = _eval_lowering(
@@ -958,7 +1328,7 @@ def _compile(run: _Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
             run.env,
             run.env_params,
             state.agent.params["policy"],
-            len(run.seeds),
+            members,
             eval_episodes,
             greedy=False,
         )
@@ -1000,7 +1370,12 @@ def _save_checkpoint(run: _Run, state: Any, history: dict[str, Any]) -> None:
         run.env_kwargs,
         state,
         metrics=history,
-        metadata={"algorithm": run.algorithm, "seeds": run.seeds, "chunk_size": run.chunk_size},
+        metadata={
+            "algorithm": run.algorithm,
+            "seeds": run.seeds,
+            "chunk_size": run.chunk_size,
+            **({"sweep": run.sweep.to_dict()} if run.sweep is not None else {}),
+        },
     )
 
 
@@ -1009,18 +1384,64 @@ def _write_outputs(run: _Run, summary: dict[str, Any], metrics: bool = True) -> 
     from jaxpg.plotting import plot_learning_curve
 
     record = _config_record(run.algorithm, run.config, run.env_id, run.env_kwargs, run.seeds)
+    if run.sweep is not None:
+        record["sweep"] = run.sweep.to_dict()
     record["chunk_size"] = run.chunk_size
     record["summary"] = summary
     _write_json(os.path.join(run.out_dir, CONFIG_FILE), record)
     if metrics and run.history:
         first = run.iterations_done - next(iter(run.history.values())).shape[1] + 1
-        write_metrics_csv(os.path.join(run.out_dir, METRICS_FILE), run.history, run.seeds, first)
+        write_metrics_csv(
+            os.path.join(run.out_dir, METRICS_FILE), run.history, run.seeds, first, run.sweep
+        )
         seeds = f"{len(run.seeds)} seeds" if len(run.seeds) > 1 else f"seed {run.seeds[0]}"
+        if run.sweep is not None:
+            _write_sweep_outputs(run, summary, seeds)
+            return
         plot_learning_curve(
             run.history,
             os.path.join(run.out_dir, CURVE_FILE),
             title=f"{run.algorithm} on {run.env_id} ({seeds})",
         )
+
+
+def _sweep_text(run: _Run, summary: dict[str, Any]) -> str:
+    """The sweep's table (markdown) and its best grid point."""
+    assert run.sweep is not None
+    records = summary["sweep"]
+    best = records[summary["best_grid_point"]]
+    by = "eval" if "eval_return_mean" in best else "final"
+    table = format_sweep_table(
+        run.sweep, records, len(run.seeds), summary.get("eval_episodes_per_seed", 0)
+    )
+    return (
+        f"{table}\nbest ({by} return, mean over seeds): grid point {best['grid_point']}, "
+        f"{run.sweep.label(best['grid_point'])}: {best[f'{by}_return_mean']:.4g} "
+        f"± {best[f'{by}_return_std']:.3g}"
+    )
+
+
+def _write_sweep_outputs(run: _Run, summary: dict[str, Any], seeds: str) -> None:
+    """sweep.csv, sweep.md and sweep.png (return per grid point, mean and band over seeds)."""
+    from jaxpg.plotting import plot_sweep
+
+    assert run.sweep is not None
+    if "sweep" not in summary:
+        return
+    write_sweep_csv(os.path.join(run.out_dir, SWEEP_CSV), run.sweep, summary["sweep"])
+    title = f"{run.algorithm} on {run.env_id}: sweep over {', '.join(run.sweep.fields)} ({seeds})"
+    with open(os.path.join(run.out_dir, SWEEP_TABLE), "w") as file:
+        file.write(f"# {title}\n\n{_sweep_text(run, summary)}\n")
+    points = len(run.sweep.points)
+    returns = run.history["episode_return"]
+    plot_sweep(
+        returns.reshape(points, len(run.seeds), returns.shape[-1]),
+        run.history["env_steps"][0],
+        [run.sweep.label(index) for index in range(points)],
+        os.path.join(run.out_dir, SWEEP_PLOT),
+        title=title,
+        best=summary["best_grid_point"],
+    )
 
 
 def train(args: argparse.Namespace) -> int:
@@ -1035,19 +1456,29 @@ def train(args: argparse.Namespace) -> int:
 
     os.makedirs(run.out_dir, exist_ok=True)
     target = run.config.num_iterations
+    grid = ""
+    if run.sweep is not None:
+        grid = (
+            f", {len(run.sweep.points)} grid points of {', '.join(run.sweep.fields)} "
+            "(vmapped with the seeds)"
+        )
     print(
         f"{'resuming' if run.state is not None else 'training'} {run.algorithm} on "
         f"{run.env_id}: iterations {run.iterations_done + 1}..{target} of "
-        f"{run.config.batch_size} env steps, seeds {run.seeds}, into {run.out_dir}",
+        f"{run.config.batch_size} env steps, seeds {run.seeds}{grid}, into {run.out_dir}",
         file=sys.stderr,
     )
     _write_outputs(run, {"status": "running"}, metrics=False)
     compile_start = time.perf_counter()
     programs, compiled = _compile(run, args.eval_episodes)
     compile_seconds = time.perf_counter() - compile_start
-    seeds = np.asarray(run.seeds, np.int32)
+    seeds = np.asarray(run.member_seeds, np.int32)
+    inputs = run.program_inputs()
     if run.state is None:
-        run.state = run.trainer.init(run.seeds) if run.on_host else programs["init"](seeds)
+        if run.on_host:
+            run.state = run.trainer.init(run.seeds)
+        else:
+            run.state = programs["init"](seeds, *inputs)
         _save_checkpoint(run, run.state, run.history)
 
     start_steps = int(run.history["env_steps"][0, -1]) if run.history else 0
@@ -1078,7 +1509,7 @@ def train(args: argparse.Namespace) -> int:
             if run.on_host:
                 state, metrics = run.trainer.run_chunk(run.state, count, host_progress)
             else:
-                state, metrics = programs["train chunk"](run.state, np.int32(count))
+                state, metrics = programs["train chunk"](run.state, *inputs, np.int32(count))
                 metrics = {
                     name: np.asarray(value)[:, :count]
                     for name, value in jax.device_get(metrics).items()
@@ -1092,7 +1523,7 @@ def train(args: argparse.Namespace) -> int:
                 run.iterations_done += count
             if not run.on_host:
                 bar.update(count)
-                bar.set_postfix({"return": f"{metrics['episode_return'][:, -1].mean():.4g}"})
+                bar.set_postfix(_progress_postfix(run, metrics["episode_return"][:, -1]))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -1132,7 +1563,7 @@ def train(args: argparse.Namespace) -> int:
         },
     )
     if run.history and train_seconds > 0:
-        steps_now = (summary["env_steps_per_seed"] - start_steps) * len(run.seeds)
+        steps_now = (summary["env_steps_per_seed"] - start_steps) * len(seeds)
         summary["env_steps_per_second"] = round(steps_now / train_seconds)
     if run.on_host:
         summary["host_seconds"] = {
@@ -1150,6 +1581,14 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_postfix(run: _Run, returns: Any) -> dict[str, str]:
+    """The bar's postfix: the latest return, mean over seeds (and the best grid point's)."""
+    if run.sweep is None:
+        return {"return": f"{returns.mean():.4g}"}
+    per_point = returns.reshape(len(run.sweep.points), len(run.seeds)).mean(axis=1)
+    return {"return": f"{returns.mean():.4g}", "best": f"{per_point.max():.4g}"}
+
+
 def _summary(
     run: _Run, returns: Any, compiled: list[str], interrupted: bool, seconds: dict[str, float]
 ) -> dict[str, Any]:
@@ -1160,6 +1599,19 @@ def _summary(
         "chunk_size": run.chunk_size,
         "compiled_programs": list(compiled),
     }
+    if run.sweep is not None:
+        summary["grid_points"] = len(run.sweep.points)
+        if returns is not None:
+            summary["eval_episodes_per_seed"] = int(returns.shape[1])
+        if run.history:
+            summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
+            records = sweep_results(
+                run.sweep, len(run.seeds), run.history["episode_return"][:, -1], returns
+            )
+            summary["best_grid_point"] = next(r["grid_point"] for r in records if r["best"])
+            summary["sweep"] = records
+        summary.update({name: round(value, 3) for name, value in seconds.items()})
+        return summary
     if run.history:
         final = run.history["episode_return"][:, -1]
         summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
@@ -1176,6 +1628,10 @@ def _summary(
 
 def _print_summary(run: _Run, summary: dict[str, Any]) -> None:
     seeds = len(run.seeds)
+    grid = ""
+    if run.sweep is not None:
+        points = len(run.sweep.points)
+        grid = f" x {points} grid points ({seeds * points} runs vmapped in one program)"
     lines = [
         f"{run.algorithm} on {run.env_id}: {summary['iterations']} iterations"
         + (
@@ -1183,8 +1639,10 @@ def _print_summary(run: _Run, summary: dict[str, Any]) -> None:
             if "env_steps_per_seed" in summary
             else ""
         )
-        + f", {seeds} seed{'s' if seeds > 1 else ''}"
+        + f", {seeds} seed{'s' if seeds > 1 else ''}{grid}"
     ]
+    if "sweep" in summary:
+        lines.append(_sweep_text(run, summary))
     if "final_return_mean" in summary:
         spread = ""
         if seeds > 1:
@@ -1230,6 +1688,8 @@ def _print_summary(run: _Run, summary: dict[str, Any]) -> None:
             f"{_seconds(summary['train_s'])}{rate}{eval_time}"
         )
     files = [CONFIG_FILE, METRICS_FILE, CURVE_FILE, CHECKPOINT_FILE]
+    if run.sweep is not None:
+        files = [CONFIG_FILE, METRICS_FILE, SWEEP_CSV, SWEEP_TABLE, SWEEP_PLOT, CHECKPOINT_FILE]
     lines.append(f"wrote {run.out_dir}: {' '.join(files)}")
     print("\n".join(lines))
 
@@ -1251,7 +1711,10 @@ def evaluate_run(args: argparse.Namespace) -> int:
     if args.fps is not None and args.fps <= 0:
         raise CLIError(f"--fps must be positive; got {args.fps}")
     loaded, _ = _load_run_checkpoint(args.dir)
-    state, _ = _with_seed_axis(loaded)
+    state, history = _with_seed_axis(loaded)
+    seeds, sweep = _run_seeds(loaded, state)
+    if sweep is not None:
+        return _evaluate_sweep(args, loaded, state, history, seeds, sweep)
 
     import jax
     import numpy as np
@@ -1262,8 +1725,7 @@ def evaluate_run(args: argparse.Namespace) -> int:
 
     config = loaded.config
     env, env_params = _make_env(loaded.env_id, loaded.env_kwargs)
-    num_seeds = np.shape(state.iteration)[0]
-    seeds = list(loaded.metadata.get("seeds") or range(num_seeds))
+    num_seeds = len(seeds)
     which = seeds[0] if args.which_seed is None else args.which_seed
     if which not in seeds:
         raise CLIError(f"--which-seed {which} is not one of the run's seeds {seeds}")
@@ -1347,6 +1809,63 @@ def evaluate_run(args: argparse.Namespace) -> int:
             f"\nwrote {args.render}: {len(frames)} frames of {width}x{height} (seed {which}, "
             f"{mode} actions, episode return {float(np.sum(episode.rewards)):g})"
         )
+    return 0
+
+
+def _evaluate_sweep(
+    args: argparse.Namespace,
+    loaded: Any,
+    state: Any,
+    history: dict[str, Any],
+    seeds: list[int],
+    sweep: Sweep,
+) -> int:
+    """``jaxpg eval`` of a sweep: the table of every grid point, evaluated vmapped."""
+    import numpy as np
+
+    for option, value in (("--which-seed", args.which_seed), ("--render", args.render)):
+        if value is not None:
+            raise CLIError(
+                f"{option} shows one policy, and {args.dir} is a sweep of {len(sweep.points)} "
+                "grid points; train the grid point you want alone (--set) to look at it"
+            )
+    env, env_params = _make_env(loaded.env_id, loaded.env_kwargs)
+    eval_seeds = seeds if args.seed is None else list(range(args.seed, args.seed + len(seeds)))
+    members = len(seeds) * len(sweep.points)
+    params = state.agent.params["policy"]
+    program = _cached_compile(
+        {
+            "eval": _eval_lowering(
+                loaded.config,
+                loaded.env_id,
+                loaded.env_kwargs,
+                env,
+                env_params,
+                params,
+                members,
+                args.episodes,
+                args.greedy,
+            )
+        }
+    )[0]["eval"]
+    returns = np.asarray(program(params, np.asarray(eval_seeds * len(sweep.points), np.int32)))
+    final = history["episode_return"][:, -1] if history else np.full(members, np.nan, np.float32)
+    records = sweep_results(sweep, len(seeds), final, returns)
+    iterations = int(np.asarray(state.iteration).reshape(-1)[0])
+    env_steps = int(np.asarray(state.env_steps).reshape(-1)[0])
+    mode = "greedy" if args.greedy else "sampled"
+    best = next(record for record in records if record["best"])
+    print(
+        f"{loaded.metadata.get('algorithm', loaded.config.algorithm_name)} on "
+        f"{loaded.env_id}: sweep of {len(sweep.points)} grid points, {iterations} iterations "
+        f"({env_steps:,} env steps per seed), seeds {seeds}; eval with {mode} actions"
+    )
+    print(format_sweep_table(sweep, records, len(seeds), args.episodes))
+    print(
+        f"best (eval return, mean over seeds): grid point {best['grid_point']}, "
+        f"{sweep.label(best['grid_point'])}: {best['eval_return_mean']:.4g} "
+        f"± {best['eval_return_std']:.3g}"
+    )
     return 0
 
 

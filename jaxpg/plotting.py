@@ -36,8 +36,9 @@ def plot_learning_curve(
 
     if "env_steps" not in metrics:
         raise ValueError("metrics must include 'env_steps' (the x axis)")
-    arrays = {name: np.atleast_2d(np.asarray(value, dtype=np.float64))
-              for name, value in metrics.items()}
+    arrays = {
+        name: np.atleast_2d(np.asarray(value, dtype=np.float64)) for name, value in metrics.items()
+    }
     names = [name for name in panels if name in arrays] or [
         name for name in arrays if name != "env_steps"
     ][:1]
@@ -50,12 +51,21 @@ def plot_learning_curve(
         mean, std = values.mean(axis=0), values.std(axis=0)
         num_seeds = values.shape[0]
         if num_seeds > 1:
-            axes.fill_between(steps, values.min(axis=0), values.max(axis=0), alpha=0.15,
-                              color="C0", linewidth=0, label="min-max")
-            axes.fill_between(steps, mean - std, mean + std, alpha=0.3, color="C0",
-                              linewidth=0, label="± std")
-        axes.plot(steps, mean, color="C0",
-                  label=f"mean of {num_seeds} seeds" if num_seeds > 1 else "seed")
+            axes.fill_between(
+                steps,
+                values.min(axis=0),
+                values.max(axis=0),
+                alpha=0.15,
+                color="C0",
+                linewidth=0,
+                label="min-max",
+            )
+            axes.fill_between(
+                steps, mean - std, mean + std, alpha=0.3, color="C0", linewidth=0, label="± std"
+            )
+        axes.plot(
+            steps, mean, color="C0", label=f"mean of {num_seeds} seeds" if num_seeds > 1 else "seed"
+        )
         axes.set_xlabel("environment steps")
         axes.set_ylabel(name.replace("_", " "))
         axes.grid(alpha=0.3)
@@ -63,4 +73,59 @@ def plot_learning_curve(
             axes.legend(loc="best", fontsize="small")
     if title:
         figure.suptitle(title)
+    figure.savefig(os.fspath(path), dpi=100)
+
+
+def plot_sweep(
+    returns: Any,
+    env_steps: Any,
+    labels: Sequence[str],
+    path: str | os.PathLike,
+    title: str | None = None,
+    best: int | None = None,
+) -> None:
+    """Plots a hyperparameter sweep: one curve per grid point, its mean and ± std band over seeds.
+
+    Args:
+        returns: ``[num_points, num_seeds, num_iterations]`` episode returns.
+        env_steps: ``[num_iterations]`` environment steps per seed (the x axis).
+        labels: ``num_points`` legend entries (e.g. ``"learning_rate=0.001"``).
+        path: the image file (``.png``; the format follows the extension).
+        title: the figure title.
+        best: index of a grid point to draw thicker and mark in the legend.
+    """
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    returns = np.asarray(returns, dtype=np.float64)
+    if returns.ndim != 3 or returns.shape[0] != len(labels):
+        raise ValueError(
+            f"returns must be [num_points, num_seeds, num_iterations] with num_points = "
+            f"{len(labels)} labels; got shape {returns.shape}"
+        )
+    steps = np.asarray(env_steps, dtype=np.float64)
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    colors = colormaps["viridis"](np.linspace(0.0, 0.9, len(labels)))
+    num_seeds = returns.shape[1]
+    for index, (label, color) in enumerate(zip(labels, colors, strict=True)):
+        mean, std = returns[index].mean(axis=0), returns[index].std(axis=0)
+        if num_seeds > 1:
+            axes.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+        axes.plot(
+            steps,
+            mean,
+            color=color,
+            linewidth=2.5 if index == best else 1.3,
+            label=f"{label} (best)" if index == best else label,
+        )
+    axes.set_xlabel("environment steps")
+    band = f"mean ± std over {num_seeds} seeds" if num_seeds > 1 else "one seed"
+    axes.set_ylabel(f"episode return ({band})")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    if title:
+        axes.set_title(title, fontsize="medium")
     figure.savefig(os.fspath(path), dpi=100)

@@ -133,6 +133,56 @@ def test_build_config_errors_name_the_problem():
             "states of gymnasium:CartPole-v1 cannot be copied (host-side environment)",
         ),
         (["train", "vpg", "--env", "gymnasium:NoSuchEnv-v0"], "unknown gymnasium env id"),
+        (
+            ["train", "vpg", "--env", "CartPole-v1", "--sweep", "num_envs=4,8"],
+            "--sweep num_envs: num_envs is a static field of VPGConfig (it fixes shapes or loop "
+            "lengths, so each value would need its own compiled program); only traced fields "
+            "can be swept in one compile; sweepable (traced) fields of vpg: gamma, "
+            "learning_rate, value_learning_rate, entropy_alpha, max_grad_norm",
+        ),
+        (
+            ["train", "trpo", "--env", "CartPole-v1", "--sweep", "lr=0.1,0.2"],
+            "--sweep lr: lr is short for learning_rate, which trpo (TRPOConfig) does not have; "
+            "sweepable (traced) fields of trpo: gamma, max_kl,",
+        ),
+        (
+            ["train", "ppo", "--env", "CartPole-v1", "--sweep", "learning_rat=0.1"],
+            "unknown field for ppo (did you mean 'learning_rate'?)",
+        ),
+        (
+            ["train", "vpg", "--env", "CartPole-v1", "--sweep", "lr=0.1,fast"],
+            "--sweep learning_rate: 'fast' is not a number",
+        ),
+        (
+            ["train", "vpg", "--env", "CartPole-v1", "--sweep", "lr=0.1,-1"],
+            "--sweep learning_rate=-1: invalid vpg config: learning_rate=-1.0 is out of range",
+        ),
+        (
+            ["train", "vpg", "--env", "CartPole-v1", "--sweep", "lr=0.1", "--set", "lr=0.1"],
+            "known fields:",
+        ),
+        (
+            ["train", "a2c", "--env", "CartPole-v1", "--sweep", "lr=0.1", "--sweep", "lr=0.2"],
+            "--sweep learning_rate is given twice",
+        ),
+        (
+            [
+                "train",
+                "vpg",
+                "--env",
+                "CartPole-v1",
+                "--sweep",
+                "lr=0.1,0.2",
+                "--set",
+                "learning_rate=0.1",
+            ],
+            "learning_rate is given twice (--set learning_rate=... and --sweep",
+        ),
+        (
+            ["train", "vpg", "--env", "gymnasium:CartPole-v1", "--sweep", "lr=0.1,0.2"],
+            "--sweep vmaps the grid in one compiled program, which needs a JAX environment",
+        ),
+        (["train", "--resume", "nowhere", "--sweep", "lr=1"], "--sweep cannot change it"),
         (["train", "--resume", "nowhere"], "nowhere does not exist"),
         (["train", "--resume", "nowhere", "--set", "gamma=0.9"], "--set cannot change it"),
         (["eval", "nowhere"], "nowhere does not exist"),
@@ -386,3 +436,121 @@ def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys
     )
     assert status == 0, err
     assert "4 iterations" in out and len(_csv_rows(run_dir / "metrics.csv")) == 4 * 2
+
+
+def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
+    from jax import monitoring
+
+    compiles = []
+
+    def record(event, duration, fun_name="", **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration" and "sweep_chunk" in fun_name:
+            compiles.append(fun_name)
+
+    monitoring.register_event_duration_secs_listener(record)
+    run_dir = tmp_path / "sweep"
+    try:
+        status, out, err = _run(
+            [
+                "train",
+                "vpg",
+                "--env",
+                "CartPole-v1",
+                *VPG_TINY,
+                "--sweep",
+                "lr=1e-3,0.1",
+                "--seeds",
+                2,
+                "--total-timesteps",
+                3 * BATCH,
+                "--chunk-size",
+                1,
+                "--eval-episodes",
+                2,
+                "--out",
+                run_dir,
+            ],
+            capsys,
+        )
+        assert status == 0, err
+        # Three chunks of one iteration, two grid points x two seeds: one compiled program.
+        assert compiles == ["jit(sweep_chunk)"]
+        status, out_resumed, err_resumed = _run(
+            [
+                "train",
+                "--resume",
+                run_dir,
+                "--no-progress",
+                "--total-timesteps",
+                4 * BATCH,
+                "--eval-episodes",
+                0,
+            ],
+            capsys,
+        )
+        assert status == 0, err_resumed
+        assert compiles == ["jit(sweep_chunk)"]  # a resume in the same process reuses it
+    finally:
+        monitoring.unregister_event_duration_listener(record)
+
+    assert "2 seeds x 2 grid points (4 runs vmapped in one program)" in out
+    assert "| # | learning_rate | final return (mean ± std over 2 seeds) |" in out
+    assert "best (eval return, mean over seeds): grid point" in out and "3/3" in err
+    assert sorted(os.listdir(run_dir)) == [
+        "checkpoint.msgpack",
+        "config.json",
+        "metrics.csv",
+        "sweep.csv",
+        "sweep.md",
+        "sweep.png",
+    ]
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["sweep"] == {"fields": ["learning_rate"], "points": [[0.001], [0.1]]}
+    assert "3 programs: init, train chunk, eval" in out
+    assert record["summary"]["compiled_programs"] == []  # the resume reused them all
+
+    rows = _csv_rows(run_dir / "metrics.csv")
+    assert list(rows[0])[:5] == ["iteration", "grid_point", "learning_rate", "seed", "env_steps"]
+    assert [(r["iteration"], r["grid_point"], r["learning_rate"], r["seed"]) for r in rows] == [
+        (str(i), str(g), lr, str(s))
+        for i in (1, 2, 3, 4)
+        for g, lr in ((0, "0.001"), (1, "0.1"))
+        for s in (0, 1)
+    ]
+    by_point = {(r["iteration"], r["grid_point"], r["seed"]): r for r in rows}
+    for seed in ("0", "1"):
+        # The grid points share each seed's key: the same first rollout, then they part.
+        first = [by_point["1", g, seed]["episode_return"] for g in ("0", "1")]
+        assert first[0] == first[1]
+        losses = [by_point["4", g, seed]["policy_loss"] for g in ("0", "1")]
+        assert losses[0] != losses[1]
+
+    table = _csv_rows(run_dir / "sweep.csv")
+    assert [(r["grid_point"], r["learning_rate"]) for r in table] == [("0", "0.001"), ("1", "0.1")]
+    assert {"final_return_mean", "final_return_std"} <= set(table[0])
+    assert sum(r["best"] == "yes" for r in table) == 1
+    with Image.open(run_dir / "sweep.png") as image:
+        assert image.format == "PNG"
+
+    status, out, err = _run(["eval", run_dir, "--episodes", 2], capsys)
+    assert status == 0, err
+    assert "sweep of 2 grid points, 4 iterations" in out and "| 1 | 0.1 |" in out
+    status, out, err = _run(["eval", run_dir, "--which-seed", 1], capsys)
+    assert status == 2 and "is a sweep of 2 grid points" in err
+
+
+def test_parse_sweeps_grid_aliases_and_member_order():
+    sweep = cli.parse_sweeps("a2c", ["lr=1e-3,1e-2", "ent_coef=0,0.1,0.2"], {})
+    assert sweep.fields == ("learning_rate", "entropy_coef")
+    assert sweep.points == tuple((lr, ent) for lr in (1e-3, 1e-2) for ent in (0.0, 0.1, 0.2))
+    assert sweep.label(4) == "learning_rate=0.01, entropy_coef=0.1"
+    values = sweep.member_values(num_seeds=2)  # member g * 2 + k: grid point g, k-th seed
+    np.testing.assert_allclose(values["learning_rate"], [1e-3] * 6 + [1e-2] * 6)
+    np.testing.assert_allclose(values["entropy_coef"], [0, 0, 0.1, 0.1, 0.2, 0.2] * 2)
+    assert cli.parse_sweeps("ppo", ["entropy_coef=0.1", "lambda=0.9"], {}).fields == (
+        "ent_coef",
+        "gae_lambda",
+    )
+    assert cli.parse_sweeps("trpo", ["kl=0.01,0.02"], {}).fields == ("max_kl",)
+    assert cli.parse_sweeps("vpg", None, {}) is None
+    assert "gamma" in cli.sweepable_fields("npg") and "num_envs" not in cli.sweepable_fields("ppo")
