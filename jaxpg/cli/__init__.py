@@ -1,0 +1,132 @@
+"""The ``jaxpg`` command line: train an algorithm on an environment, evaluate a saved run.
+
+    jaxpg train trpo --env CartPole-v1
+    jaxpg train trpo --env CartPole-v1 --seeds 4 --set sampling=vine --set hidden_sizes=32,32
+    jaxpg train maxent --env GridWorld-v0 --set num_steps=300 --env-set observation=one_hot
+    jaxpg train trpo --env gymnasium:LunarLander-v3 --total-timesteps 1000000
+    jaxpg train ppo --env CartPole-v1 --sweep lr=1e-3,3e-3,1e-2 --sweep gamma=0.95,0.99 --seeds 4
+    jaxpg train --resume runs/trpo-CartPole-v1-20250101-120000 --total-timesteps 200000
+    jaxpg eval runs/trpo-CartPole-v1-20250101-120000 --greedy --render cartpole.gif
+
+A thin layer over the library: ``make_env``, ``make_trainer`` and ``evaluate``. Training runs
+in chunks of ``--chunk-size`` iterations, each one call of a single compiled program,
+``jit(vmap(run_chunk))`` over seeds (`make_chunk_runner`). The program takes the number of
+iterations to run as a traced argument and skips the rest of its fixed-length scan with
+`lax.cond`, so the last, partial chunk reuses it. A new run compiles three programs (the
+initial states, the chunk, the final evaluation), a resumed run two (no initial states), in
+parallel threads, and never one per chunk; the number of seeds does not change that (they are
+vmapped). Within one process, programs are also reused across `main` calls when their config
+and environment, or their lowered module, are the same.
+
+After every chunk the run's checkpoint is saved atomically, so Ctrl-C leaves the last completed
+chunk on disk (and the metrics, curve and config are written before exiting); ``--resume DIR``
+continues it. ``--total-timesteps`` on a resume is the new total for the whole run (default:
+the total the run was started with). All randomness comes from the PRNG key carried in the
+checkpointed state, so N iterations, then a resume to 2N, give bit for bit the metrics and
+parameters of 2N iterations in one go (on the same machine), whatever the chunk sizes. Seed S
+trains from ``jax.random.key(S)``: a run with seeds S..S+K-1 equals
+``jax.vmap(make_train(config, env, env_params))`` over those keys, bit for bit (one seed alone
+unvmapped sees the same episodes; its floats may differ in the last bits). An algorithm whose
+schedule depends on the run's length (PPO's ``anneal_lr``) follows the total in force when
+each iteration is trained.
+
+Gymnasium environments (``--env gymnasium:LunarLander-v3``) have no JAX ``step``, so their runs
+go through `jaxpg.host_train`: rollouts on the host from a gymnasium vector environment, the
+same jitted update as the JAX path (compiled on first use, during training). ``--seeds K``
+then trains the seeds in turn, chunk by chunk, one vector environment each, sharing the
+compiled functions. Seed S of such a run equals `train_host` with ``jax.random.key(S)`` in one
+go, bit for bit, whatever the chunk sizes; a resumed run restarts its episodes (fresh resets
+seeded from the checkpointed key), so it is reproducible but not the run in one go. Files,
+progress bar, summary and ``jaxpg eval`` are the same (evaluation with `evaluate_host`).
+
+``--sweep FIELD=V1,V2,...`` (repeatable: the cartesian product) trains a grid of values of
+traced config fields (`sweepable_fields`; ``lr`` and the other `SWEEP_ALIASES` are short
+names) in one compiled program: ``jit(vmap(sweep_chunk))`` over grid points x seeds flattened
+to one leading axis (`make_sweep_chunk_runner`), each member training with
+``dataclasses.replace(config, **its values)`` from the key of its seed (the grid points of a
+seed start from the same parameters and first rollout, unless the swept field changes them,
+like ``init_log_std``). A static field is refused before anything is traced. The
+run directory then holds ``sweep.csv`` and ``sweep.md`` (per grid point the final return,
+and the evaluation return, as mean ± std over seeds, and the best point), ``sweep.png``
+(return against env steps per grid point, mean and ± std band over seeds) and a
+``metrics.csv`` with ``grid_point`` and the swept fields as columns; ``--resume`` and
+``jaxpg eval`` work on it as on any run.
+
+Run directory (default ``runs/<algo>-<env>-<timestamp>``): ``config.json`` (algorithm, env id and
+options, every config field, seeds, jaxpg version, summary), ``metrics.csv`` (one row per
+iteration and seed), ``learning_curve.png`` and ``checkpoint.msgpack`` (`jaxpg.checkpoint`).
+
+The package: `options` (``--set`` values, the validated config, `CLIError`), `sweep` (the
+``--sweep`` grid and its table), `programs` (the compiled programs and their cache), `host`
+(gymnasium seeds in turn), `runs` (a new or resumed run), `outputs` (files and summary),
+`train` and `evaluate` (the two commands) and `parser`. Heavy imports (jax) happen inside
+the functions that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from jaxpg.cli.evaluate import eval_command
+from jaxpg.cli.options import (
+    ALGORITHM_NAMES,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CLIError,
+    algorithm_registry,
+    build_config,
+    parse_assignments,
+    parse_value,
+)
+from jaxpg.cli.outputs import write_metrics_csv
+from jaxpg.cli.parser import build_parser
+from jaxpg.cli.programs import make_chunk_runner, make_sweep_chunk_runner
+from jaxpg.cli.sweep import (
+    SWEEP_ALIASES,
+    Sweep,
+    format_sweep_table,
+    parse_sweeps,
+    sweep_results,
+    sweepable_fields,
+)
+from jaxpg.cli.train import train_command
+
+__all__ = [
+    "ALGORITHM_NAMES",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "SWEEP_ALIASES",
+    "CLIError",
+    "Sweep",
+    "algorithm_registry",
+    "build_config",
+    "build_parser",
+    "eval_command",
+    "format_sweep_table",
+    "main",
+    "make_chunk_runner",
+    "make_sweep_chunk_runner",
+    "parse_assignments",
+    "parse_sweeps",
+    "parse_value",
+    "sweep_results",
+    "sweepable_fields",
+    "train_command",
+    "write_metrics_csv",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (0; 2 for usage errors; 130 on Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return train_command(args)
+        return eval_command(args)
+    except CLIError as error:
+        print(f"jaxpg: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # outside the training loop, which handles its own
+        print("jaxpg: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

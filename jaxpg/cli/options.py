@@ -1,0 +1,182 @@
+"""Command-line values: algorithm names, ``--set`` and ``--env-set`` parsing, the validated
+config, environments, and the user error `CLIError`."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+ALGORITHM_NAMES = ("vpg", "maxent", "a2c", "trpo", "npg", "ppo")
+
+
+#: Default number of chunks (progress updates and checkpoints) in a run.
+TARGET_CHUNKS = 20
+
+
+EXIT_USAGE = 2
+
+
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """A user error: printed as ``jaxpg: error: ...`` with exit status 2, no traceback."""
+
+
+def algorithm_registry() -> dict[str, tuple[type, dict[str, Any]]]:
+    """CLI algorithm name to (config class, defaults that differ from the class's)."""
+    from jaxpg.algorithms import ActorCriticConfig, TRPOConfig, VPGConfig
+
+    registry: dict[str, tuple[type, dict[str, Any]]] = {
+        "vpg": (VPGConfig, {}),
+        # Seed 001: entropy-augmented rewards and its decaying epsilon-random exploration.
+        "maxent": (VPGConfig, {"entropy_alpha": 1.0, "exploration": "seed"}),
+        "a2c": (ActorCriticConfig, {}),
+        "trpo": (TRPOConfig, {}),
+        "npg": (TRPOConfig, {"line_search": False}),
+    }
+    try:
+        from jaxpg.algorithms.ppo import PPOConfig
+    except ImportError:  # pragma: no cover - PPO is optional while it is being written
+        pass
+    else:
+        registry["ppo"] = (PPOConfig, {})
+    return registry
+
+
+def algorithm_entry(name: str) -> tuple[type, dict[str, Any]]:
+    registry = algorithm_registry()
+    if name not in registry:
+        raise CLIError(f"unknown algorithm {name!r}; choose one of {', '.join(registry)}")
+    return registry[name]
+
+
+def parse_value(text: str) -> Any:
+    """Parses a ``--set`` value: ints, floats (``1e-3``, ``inf``), bools, ``none``, strings,
+    comma-separated tuples (``64,64``; ``()`` is empty) and JSON (``[[1, 2], [3, 4]]``)."""
+    text = text.strip()
+    if text in ("", "()", "[]"):
+        return ()
+    if text[0] in "[{":
+        try:
+            return _lists_to_tuples(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise CLIError(f"cannot parse {text!r} as JSON: {error}") from None
+    if text[0] == "(" and text[-1] == ")":
+        return tuple(parse_value(part) for part in text[1:-1].split(",") if part.strip())
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if "," in text:
+        return tuple(parse_value(part) for part in text.split(",") if part.strip())
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _lists_to_tuples(item) for key, item in value.items()}
+    return value
+
+
+def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` to ``{"a": 1, "b": "x"}`` with `parse_value`."""
+    values: dict[str, Any] = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CLIError(f"{option} expects name=value; got {item!r}")
+        values[name.strip()] = parse_value(text)
+    return values
+
+
+def _coerce(default: Any, value: Any) -> Any:
+    """Adapts a parsed value to the type of a field's default (``1`` for a float is ``1.0``)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(default, tuple) and isinstance(value, int):
+        return (value,)
+    return value
+
+
+def build_config(
+    algorithm: str,
+    sets: dict[str, Any] | None = None,
+    total_timesteps: int | None = None,
+    num_envs: int | None = None,
+) -> Any:
+    """The validated config for a CLI algorithm name, ``--set`` values and flags.
+
+    Raises:
+        CLIError: unknown algorithm (lists the valid ones), unknown field (lists the known
+            ones), or an invalid value (names the field).
+    """
+    config_class, defaults = algorithm_entry(algorithm)
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
+    sets = dict(sets or {})
+    for name in sets:
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CLIError(
+                f"unknown field {name!r} for {algorithm} ({config_class.__name__}){hint}; "
+                f"known fields: {', '.join(sorted(fields))}"
+            )
+    for flag, name, value in (
+        ("--total-timesteps", "total_timesteps", total_timesteps),
+        ("--num-envs", "num_envs", num_envs),
+    ):
+        if value is not None:
+            if name in sets:
+                raise CLIError(f"{name} is given twice (--set {name}=... and {flag})")
+            sets[name] = value
+    if algorithm in ("trpo", "npg") and "line_search" in sets:
+        wanted = "trpo" if sets["line_search"] is True else "npg"
+        if wanted != algorithm:
+            raise CLIError(
+                f"{algorithm} with line_search={sets['line_search']!r} is {wanted}; "
+                f"run `jaxpg train {wanted}` instead"
+            )
+    values = {**defaults, **{name: _coerce(fields[name].default, v) for name, v in sets.items()}}
+    try:
+        config = config_class(**values)
+        config.validate()
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"invalid {algorithm} config: {error}") from None
+    return config
+
+
+def check_count(name: str, value: int | None, low: int) -> None:
+    if value is not None and value < low:
+        raise CLIError(f"{name} must be >= {low}; got {value}")
+
+
+def make_environment(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    from jaxpg.envs import make_env
+
+    try:
+        return make_env(env_id, **env_kwargs)
+    except (ValueError, ImportError) as error:
+        raise CLIError(str(error)) from None
+
+
+def runs_on_host(env: Any) -> bool:
+    """Whether ``env`` is a gymnasium environment, trained on the host (`jaxpg.host_train`)."""
+    return bool(getattr(env, "RUNS_ON_HOST", False))

@@ -1,0 +1,313 @@
+"""A run's files (config.json, metrics.csv, learning_curve.png or the sweep's sweep.csv, sweep.md
+and sweep.png; the checkpoint) and its printed summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from jaxpg.cli.sweep import Sweep, format_sweep_table, sweep_results, write_sweep_csv
+
+if TYPE_CHECKING:
+    from jaxpg.cli.runs import Run
+
+
+CHECKPOINT_FILE = "checkpoint.msgpack"
+
+
+CONFIG_FILE = "config.json"
+
+
+METRICS_FILE = "metrics.csv"
+
+
+CURVE_FILE = "learning_curve.png"
+
+
+SWEEP_CSV = "sweep.csv"
+
+
+SWEEP_TABLE = "sweep.md"
+
+
+SWEEP_PLOT = "sweep.png"
+
+
+def config_record(
+    algorithm: str, config: Any, env_id: str, env_kwargs: dict[str, Any], seeds: list[int]
+) -> dict[str, Any]:
+    from jaxpg import __version__
+    from jaxpg.checkpoint import _json_ready
+
+    return {
+        "algorithm": algorithm,
+        "config_class": type(config).__name__,
+        "env_id": env_id,
+        "env_kwargs": _json_ready(env_kwargs),
+        "config": config.to_dict(),
+        "seeds": list(seeds),
+        "jaxpg_version": __version__,
+    }
+
+
+def write_json(path: str, record: dict[str, Any]) -> None:
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as file:
+        json.dump(record, file, indent=2)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def _metric_columns(metrics: dict[str, Any]) -> list[str]:
+    first = [name for name in ("env_steps", "episode_return", "episode_length") if name in metrics]
+    return first + sorted(name for name in metrics if name not in first)
+
+
+def _format_number(value: Any) -> str:
+    import numpy as np
+
+    value = np.asarray(value)
+    if np.issubdtype(value.dtype, np.integer) or value.dtype == bool:
+        return str(int(value))
+    return str(value.item() if value.dtype == np.float64 else np.float32(value))
+
+
+def write_metrics_csv(
+    path: str,
+    metrics: dict[str, Any],
+    seeds: Sequence[int],
+    first_iteration: int = 1,
+    sweep: Sweep | None = None,
+) -> None:
+    """One row per iteration and seed: ``iteration, seed, env_steps, <every metric>``.
+
+    With ``sweep``, one row per iteration, grid point and seed: ``iteration, grid_point,
+    <swept fields>, seed, env_steps, ...``; metric rows are members ``g * len(seeds) + k``.
+    """
+    import csv
+
+    labels: list[list[Any]] = [[seed] for seed in seeds]
+    head = ["seed"]
+    if sweep is not None:
+        labels = [
+            [index, *(f"{value:g}" for value in point), seed]
+            for index, point in enumerate(sweep.points)
+            for seed in seeds
+        ]
+        head = ["grid_point", *sweep.fields, "seed"]
+    columns = _metric_columns(metrics)
+    num_iterations = next(iter(metrics.values())).shape[1] if metrics else 0
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["iteration", *head, *columns])
+        for index in range(num_iterations):
+            for row, label in enumerate(labels):
+                writer.writerow(
+                    [first_iteration + index, *label]
+                    + [_format_number(metrics[name][row, index]) for name in columns]
+                )
+    os.replace(temporary, path)
+
+
+def save_checkpoint(run: Run, state: Any, history: dict[str, Any]) -> None:
+    from jaxpg import checkpoint
+
+    checkpoint.save(
+        os.path.join(run.out_dir, CHECKPOINT_FILE),
+        run.config,
+        run.env_id,
+        run.env_kwargs,
+        state,
+        metrics=history,
+        metadata={
+            "algorithm": run.algorithm,
+            "seeds": run.seeds,
+            "chunk_size": run.chunk_size,
+            **({"sweep": run.sweep.to_dict()} if run.sweep is not None else {}),
+        },
+    )
+
+
+def write_outputs(run: Run, summary: dict[str, Any], metrics: bool = True) -> None:
+    """config.json, and with ``metrics`` metrics.csv and learning_curve.png."""
+    from jaxpg.plotting import plot_learning_curve
+
+    record = config_record(run.algorithm, run.config, run.env_id, run.env_kwargs, run.seeds)
+    if run.sweep is not None:
+        record["sweep"] = run.sweep.to_dict()
+    record["chunk_size"] = run.chunk_size
+    record["summary"] = summary
+    write_json(os.path.join(run.out_dir, CONFIG_FILE), record)
+    if metrics and run.history:
+        first = run.iterations_done - next(iter(run.history.values())).shape[1] + 1
+        write_metrics_csv(
+            os.path.join(run.out_dir, METRICS_FILE), run.history, run.seeds, first, run.sweep
+        )
+        seeds = f"{len(run.seeds)} seeds" if len(run.seeds) > 1 else f"seed {run.seeds[0]}"
+        if run.sweep is not None:
+            _write_sweep_outputs(run, summary, seeds)
+            return
+        plot_learning_curve(
+            run.history,
+            os.path.join(run.out_dir, CURVE_FILE),
+            title=f"{run.algorithm} on {run.env_id} ({seeds})",
+        )
+
+
+def make_summary(
+    run: Run, returns: Any, compiled: list[str], interrupted: bool, seconds: dict[str, float]
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "status": "interrupted" if interrupted else "finished",
+        "iterations": run.iterations_done,
+        "num_iterations": run.config.num_iterations,
+        "chunk_size": run.chunk_size,
+        "compiled_programs": list(compiled),
+    }
+    if run.sweep is not None:
+        summary["grid_points"] = len(run.sweep.points)
+        if returns is not None:
+            summary["eval_episodes_per_seed"] = int(returns.shape[1])
+        if run.history:
+            summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
+            records = sweep_results(
+                run.sweep, len(run.seeds), run.history["episode_return"][:, -1], returns
+            )
+            summary["best_grid_point"] = next(r["grid_point"] for r in records if r["best"])
+            summary["sweep"] = records
+        summary.update({name: round(value, 3) for name, value in seconds.items()})
+        return summary
+    if run.history:
+        final = run.history["episode_return"][:, -1]
+        summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
+        summary["final_return_mean"] = float(final.mean())
+        summary["final_return_per_seed"] = [float(value) for value in final]
+    if returns is not None:
+        summary["eval_episodes_per_seed"] = int(returns.shape[1])
+        summary["eval_return_mean"] = float(returns.mean())
+        summary["eval_return_std"] = float(returns.std())
+        summary["eval_return_per_seed"] = [float(value) for value in returns.mean(axis=1)]
+    summary.update({name: round(value, 3) for name, value in seconds.items()})
+    return summary
+
+
+def print_summary(run: Run, summary: dict[str, Any]) -> None:
+    seeds = len(run.seeds)
+    grid = ""
+    if run.sweep is not None:
+        points = len(run.sweep.points)
+        grid = f" x {points} grid points ({seeds * points} runs vmapped in one program)"
+    lines = [
+        f"{run.algorithm} on {run.env_id}: {summary['iterations']} iterations"
+        + (
+            f", {summary['env_steps_per_seed']:,} env steps per seed"
+            if "env_steps_per_seed" in summary
+            else ""
+        )
+        + f", {seeds} seed{'s' if seeds > 1 else ''}{grid}"
+    ]
+    if "sweep" in summary:
+        lines.append(_sweep_text(run, summary))
+    if "final_return_mean" in summary:
+        spread = ""
+        if seeds > 1:
+            per_seed = summary["final_return_per_seed"]
+            spread = f" (seeds from {min(per_seed):.4g} to {max(per_seed):.4g})"
+        lines.append(
+            f"final return (last iteration, mean over seeds): "
+            f"{summary['final_return_mean']:.4g}{spread}"
+        )
+    if "eval_return_mean" in summary:
+        lines.append(
+            f"eval return ({summary['eval_episodes_per_seed']} episodes per seed, "
+            f"sampled actions): {summary['eval_return_mean']:.4g} "
+            f"± {summary['eval_return_std']:.3g}"
+        )
+    rate = (
+        f", {summary['env_steps_per_second'] / 1e3:.3g}k env steps/s"
+        if summary.get("env_steps_per_second")
+        else ""
+    )
+    eval_time = f", eval {format_seconds(summary['eval_s'])}" if summary["eval_s"] else ""
+    if "host_seconds" in summary:
+        host = summary["host_seconds"]
+        in_turn = ", seeds in turn" if seeds > 1 else ""
+        lines.append(
+            f"wall-clock {format_seconds(summary['wall_clock_s'])}: training "
+            f"{format_seconds(summary['train_s'])}{rate} (gymnasium on the host{in_turn}: env "
+            f"{format_seconds(host['env'])}, policy {format_seconds(host['policy'])}, update "
+            f"{format_seconds(host['update'])} with its compilation){eval_time}"
+        )
+    else:
+        compiled = summary["compiled_programs"]
+        what = (
+            f"{len(compiled)} program{'s' if len(compiled) != 1 else ''}: {', '.join(compiled)}"
+            if compiled
+            else "none: this process had compiled them"
+        )
+        chunk = summary["chunk_size"]
+        lines.append(
+            f"wall-clock {format_seconds(summary['wall_clock_s'])}: compile "
+            f"{format_seconds(summary['compile_s'])} ({what}; one chunk program of {chunk} "
+            f"iteration{'s' if chunk != 1 else ''} serves every chunk), training "
+            f"{format_seconds(summary['train_s'])}{rate}{eval_time}"
+        )
+    files = [CONFIG_FILE, METRICS_FILE, CURVE_FILE, CHECKPOINT_FILE]
+    if run.sweep is not None:
+        files = [CONFIG_FILE, METRICS_FILE, SWEEP_CSV, SWEEP_TABLE, SWEEP_PLOT, CHECKPOINT_FILE]
+    lines.append(f"wrote {run.out_dir}: {' '.join(files)}")
+    print("\n".join(lines))
+
+
+def _sweep_text(run: Run, summary: dict[str, Any]) -> str:
+    """The sweep's table (markdown) and its best grid point."""
+    assert run.sweep is not None
+    records = summary["sweep"]
+    best = records[summary["best_grid_point"]]
+    by = "eval" if "eval_return_mean" in best else "final"
+    table = format_sweep_table(
+        run.sweep, records, len(run.seeds), summary.get("eval_episodes_per_seed", 0)
+    )
+    return (
+        f"{table}\nbest ({by} return, mean over seeds): grid point {best['grid_point']}, "
+        f"{run.sweep.label(best['grid_point'])}: {best[f'{by}_return_mean']:.4g} "
+        f"± {best[f'{by}_return_std']:.3g}"
+    )
+
+
+def _write_sweep_outputs(run: Run, summary: dict[str, Any], seeds: str) -> None:
+    """sweep.csv, sweep.md and sweep.png (return per grid point, mean and band over seeds)."""
+    from jaxpg.plotting import plot_sweep
+
+    assert run.sweep is not None
+    if "sweep" not in summary:
+        return
+    write_sweep_csv(os.path.join(run.out_dir, SWEEP_CSV), run.sweep, summary["sweep"])
+    title = f"{run.algorithm} on {run.env_id}: sweep over {', '.join(run.sweep.fields)} ({seeds})"
+    with open(os.path.join(run.out_dir, SWEEP_TABLE), "w") as file:
+        file.write(f"# {title}\n\n{_sweep_text(run, summary)}\n")
+    points = len(run.sweep.points)
+    returns = run.history["episode_return"]
+    plot_sweep(
+        returns.reshape(points, len(run.seeds), returns.shape[-1]),
+        run.history["env_steps"][0],
+        [run.sweep.label(index) for index in range(points)],
+        os.path.join(run.out_dir, SWEEP_PLOT),
+        title=title,
+        best=summary["best_grid_point"],
+    )
+
+
+def progress_postfix(run: Run, returns: Any) -> dict[str, str]:
+    """The bar's postfix: the latest return, mean over seeds (and the best grid point's)."""
+    if run.sweep is None:
+        return {"return": f"{returns.mean():.4g}"}
+    per_point = returns.reshape(len(run.sweep.points), len(run.seeds)).mean(axis=1)
+    return {"return": f"{returns.mean():.4g}", "best": f"{per_point.max():.4g}"}
+
+
+def format_seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 100 else f"{value / 60:.1f} min"
