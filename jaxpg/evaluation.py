@@ -37,11 +37,16 @@ def evaluate(
 
     Returns:
         ``[num_episodes]`` float32 returns.
+
+    Raises:
+        ValueError: ``params`` are not those of the policy that ``config`` builds for ``env``
+            (another network size, another environment's observation or action shape).
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
     policy = build_policy(config, env, env_params)
     policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
+    check_policy_params(config, env, env_params, policy, policy_params)
     try:
         horizon = int(env_params.max_steps_in_episode)
     except (TypeError, jax.errors.ConcretizationTypeError) as error:
@@ -57,3 +62,36 @@ def evaluate(
     # A step counts if no episode end came before it (the first episode only).
     ended_before = jnp.cumsum(done, axis=0) - done
     return jnp.sum(jnp.where(ended_before == 0, trajectory.reward, 0.0), axis=0)
+
+
+def check_policy_params(
+    config: BaseConfig, env: Any, env_params: Any, policy: Any, policy_params: Any
+) -> None:
+    """Raises ValueError when ``policy_params`` do not fit the policy ``config`` builds for ``env``.
+
+    Compares the pytree structure and every leaf's shape (not values) with
+    ``jax.eval_shape(policy.init, key)``, so it works on traced parameters too.
+    """
+    expected = jax.eval_shape(policy.init, jax.random.key(0))
+    expected_leaves = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
+    given_leaves = dict(jax.tree_util.tree_flatten_with_path(policy_params)[0])
+    problems = []
+    for path in sorted(set(expected_leaves) | set(given_leaves), key=str):
+        name = jax.tree_util.keystr(path)
+        if path not in given_leaves:
+            problems.append(f"{name} is missing")
+        elif path not in expected_leaves:
+            problems.append(f"{name} is not expected")
+        elif jnp.shape(given_leaves[path]) != expected_leaves[path].shape:
+            problems.append(
+                f"{name} has shape {tuple(jnp.shape(given_leaves[path]))}, expected "
+                f"{tuple(expected_leaves[path].shape)}"
+            )
+    if problems:
+        shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
+        raise ValueError(
+            f"the parameters do not match the policy that {type(config).__name__}"
+            f"(hidden_sizes={config.hidden_sizes}) builds for {getattr(env, 'name', env)}: "
+            f"{shown}. Evaluate with the config and environment the parameters were trained on "
+            "(a vmapped result holds one parameter set per seed: vmap evaluate over them)"
+        )

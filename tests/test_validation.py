@@ -7,10 +7,12 @@ import sys
 import textwrap
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxpg
+from jaxpg.algorithms.base import build_policy
 from jaxpg.envs.probes import Probe
 
 CARTPOLE = jaxpg.make_env("CartPole-v1")
@@ -167,3 +169,21 @@ def test_large_rewards_train_stably():
     assert int(np.asarray(result.metrics["skipped_updates"]).sum()) == 0
     # Reaching the goal within 50 steps and staying there earns well over 1e6.
     assert np.all(np.asarray(result.metrics["episode_return"][:, -1]) > 1e6)
+
+
+def test_evaluate_refuses_parameters_of_another_network_or_environment():
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    small = jaxpg.VPGConfig(hidden_sizes=(16,))
+    params = build_policy(small, env, env_params).init(jax.random.key(0))
+    key = jax.random.key(1)
+    assert jaxpg.evaluate(small, env, env_params, params, key, num_episodes=2).shape == (2,)
+    with pytest.raises(ValueError, match=r"hidden_sizes=\(64, 64\).*shape \(4, 16\), expected"):
+        jaxpg.evaluate(
+            jaxpg.VPGConfig(hidden_sizes=(64, 64)), env, env_params, {"policy": params}, key
+        )
+    other, other_params = jaxpg.make_env("GridWorld-v0")
+    with pytest.raises(ValueError, match=r"do not match the policy .* GridWorld"):
+        jaxpg.evaluate(small, other, other_params, params, key)
+    seeds = jax.tree.map(lambda x: jnp.stack([x, x]), params)  # a vmapped result, unvmapped
+    with pytest.raises(ValueError, match=r"one parameter set per seed"):
+        jaxpg.evaluate(small, env, env_params, seeds, key)
