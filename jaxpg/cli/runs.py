@@ -159,7 +159,10 @@ def load_run_checkpoint(path: str) -> tuple[Any, str]:
     file, run_dir = _checkpoint_location(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            # jaxpg's (a checkpoint from another version); not the deprecation notices of
+            # packages imported on the way (Box2D's SWIG types).
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("always", UserWarning)
             if checkpoint.read_metadata(file)["env_id"].startswith("gymnasium:"):
                 loaded = load_host_checkpoint(file)
             else:
