@@ -186,8 +186,9 @@ def flops_per_env_step(config: jaxpg.TRPOConfig, obs_size: int = 4, actions: int
 
     With ``f_p`` and ``f_v`` one forward pass of the policy and of the critic for one sample:
     rollout ``f_p``; update ``2 f_v`` (values of obs and next_obs), ``3 f_p`` (surrogate
-    gradient), ``2 f_p`` (old distribution, entropy), ``cg_iters x 5 f_p`` (a Fisher-vector
-    product is a forward-over-reverse pass), ``2 f_p`` (a typical line search), and
+    gradient), ``2 f_p`` (old distribution, entropy), ``cg_iters x 5 f_p x fisher_subsample``
+    (a Fisher-vector product is a forward-over-reverse pass over the subsample), ``2 f_p`` (a
+    typical line search), and
     ``value_epochs x 3 f_v`` (critic forward and backward).
     """
 
@@ -196,7 +197,17 @@ def flops_per_env_step(config: jaxpg.TRPOConfig, obs_size: int = 4, actions: int
         return 2.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
     f_p, f_v = forward(actions), forward(1)
-    return f_p * (1 + 3 + 2 + 5 * config.cg_iters + 2) + f_v * (2 + 3 * config.value_epochs)
+    return f_p * (1 + policy_passes(config)) + f_v * critic_passes(config)
+
+
+def policy_passes(config: jaxpg.TRPOConfig) -> float:
+    """Policy forward-pass equivalents per env step in the update (see `flops_per_env_step`)."""
+    return 3 + 2 + 5 * config.cg_iters * config.fisher_subsample + 2
+
+
+def critic_passes(config: jaxpg.TRPOConfig) -> float:
+    """Critic forward-pass equivalents per env step in the update."""
+    return 2 + 3 * config.value_epochs
 
 
 def explain_batch_scaling(timings: list[BatchTiming], breakdown: dict[str, float]) -> str:
@@ -206,7 +217,8 @@ def explain_batch_scaling(timings: list[BatchTiming], breakdown: dict[str, float
     best = max(timings, key=lambda t: t.steps_per_second)
     flat = next(t for t in timings if t.steps_per_second >= 0.8 * best.steps_per_second)
     small, large = timings[0], timings[-1]
-    flops = flops_per_env_step(jaxpg.TRPOConfig())
+    defaults = jaxpg.TRPOConfig()
+    flops = flops_per_env_step(defaults)
     rise = best.steps_per_second / small.steps_per_second
     text = (
         f"**Where it flattens.** From {small.num_envs} env{'s' if small.num_envs > 1 else ''} "
@@ -225,9 +237,12 @@ def explain_batch_scaling(timings: list[BatchTiming], breakdown: dict[str, float
         "to 10 line-search evaluations, 20 x 4 critic Adam steps, each a loop iteration with "
         "its own kernel launches. They dominate only while the batch is a few hundred steps. "
         "(2) *Arithmetic proportional to the batch*: per environment step the 64x64 policy "
-        "runs forward once in the rollout and, in the update, about 60 times more in "
-        "forward-pass equivalents (surrogate gradient, 10 Fisher-vector products, line "
-        "search), and the 64x64 critic about 60 times (forward and backward in 20 epochs): "
+        "runs forward once in the rollout and, in the update, about "
+        f"{policy_passes(defaults):.0f} times more in forward-pass equivalents (surrogate "
+        f"gradient, {defaults.cg_iters} Fisher-vector products on a "
+        f"{defaults.fisher_subsample:.0%} subsample, line search), and the 64x64 critic about "
+        f"{critic_passes(defaults):.0f} times (forward and backward in "
+        f"{defaults.value_epochs} epochs): "
         f"about {flops / 1e6:.1f} MFLOP per environment step, against about 0.01 MFLOP for "
         "the rollout's policy pass. TRPO with a 20-epoch critic does so much work per sample "
         "that, already at 128 steps per iteration, the arithmetic outweighs the fixed costs: "

@@ -195,7 +195,8 @@ def rollout(
         episode_length = state.episode_length + 1
         stats = EpisodeStats(
             return_sum=stats.return_sum + jnp.sum(jnp.where(done, episode_return, 0.0)),
-            length_sum=stats.length_sum + jnp.sum(jnp.where(done, episode_length, 0), dtype=jnp.int32),
+            length_sum=stats.length_sum
+            + jnp.sum(jnp.where(done, episode_length, 0), dtype=jnp.int32),
             count=stats.count + jnp.sum(done, dtype=jnp.int32),
         )
         transition = Trajectory(
