@@ -216,8 +216,16 @@ def config_from_dict(class_name: str, values: dict[str, Any]) -> BaseConfig:
 def state_template(
     config: BaseConfig, env: Any, env_params: Any, batch_shape: tuple[int, ...] = ()
 ) -> Any:
-    """The `TrainState` structure (`jax.ShapeDtypeStruct` leaves) a config and env imply."""
+    """The `TrainState` structure (`jax.ShapeDtypeStruct` leaves) a config and env imply.
+
+    For a host-side (gymnasium) environment it is `jaxpg.host_train.host_state_template`'s.
+    """
     from jaxpg.train import make_trainer
+
+    if getattr(env, "RUNS_ON_HOST", False):
+        from jaxpg.host_train import host_state_template
+
+        return host_state_template(config, env, env_params, tuple(batch_shape))
 
     trainer = make_trainer(config, env, env_params)
     single = jax.eval_shape(trainer.init, jax.random.key(0))

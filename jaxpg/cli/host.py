@@ -127,36 +127,9 @@ def evaluate_on_host(
 
 
 def load_host_checkpoint(file: str) -> Any:
-    """`checkpoint.load_checkpoint` for a gymnasium run: its state has the host trainer's
-    structure (`host_state_template`), which `checkpoint.state_template` cannot build (it
-    traces the environment's JAX ``reset``, which a gymnasium environment does not have)."""
-    import warnings
-
-    import numpy as np
-
+    """`checkpoint.load_checkpoint` for a gymnasium run (its state has the host trainer's
+    structure, `jaxpg.host_train.host_state_template`, which `load_checkpoint` builds for a
+    host-side environment)."""
     from jaxpg import checkpoint
-    from jaxpg.envs import make_env
-    from jaxpg.host_train import host_state_template
 
-    payload, meta = checkpoint._read(file)
-    if meta["jaxpg_version"] != checkpoint._version():
-        warnings.warn(
-            f"{file} was written by jaxpg {meta['jaxpg_version']}; this is "
-            f"{checkpoint._version()} (the arrays are checked against the config)",
-            stacklevel=2,
-        )
-    config = checkpoint.config_from_dict(meta["config_class"], meta["config"])
-    env, env_params = make_env(meta["env_id"], **meta["env_kwargs"])
-    template = host_state_template(config, env, env_params, tuple(meta["batch_shape"]))
-    state = checkpoint._restore_state(
-        template, payload["state"], meta["key_impls"], config, meta["env_id"]
-    )
-    return checkpoint.Checkpoint(
-        config=config,
-        env_id=meta["env_id"],
-        env_kwargs=meta["env_kwargs"],
-        state=state,
-        metrics={name: np.asarray(value) for name, value in payload.get("metrics", {}).items()},
-        metadata=meta["metadata"],
-        jaxpg_version=meta["jaxpg_version"],
-    )
+    return checkpoint.load_checkpoint(file)
