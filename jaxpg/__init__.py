@@ -14,6 +14,7 @@ from jaxpg import (
     envs,
     losses,
     natural_gradient,
+    parallel,
     plotting,
     render,
     rollout,
@@ -22,6 +23,7 @@ from jaxpg.algorithms import ActorCriticConfig, PPOConfig, TRPOConfig, VPGConfig
 from jaxpg.distributions import Categorical, DiagGaussian
 from jaxpg.envs import make_env
 from jaxpg.evaluation import evaluate
+from jaxpg.parallel import data_parallel_mesh
 from jaxpg.rollout import Trajectory
 from jaxpg.train import TrainResult, TrainState, make_train, make_trainer
 
@@ -39,6 +41,7 @@ __all__ = [
     "VPGConfig",
     "advantages",
     "checkpoint",
+    "data_parallel_mesh",
     "distributions",
     "envs",
     "evaluate",
@@ -47,6 +50,7 @@ __all__ = [
     "make_train",
     "make_trainer",
     "natural_gradient",
+    "parallel",
     "plotting",
     "render",
     "rollout",

@@ -12,6 +12,9 @@ resume) use `make_trainer`: ``trainer.init(key)`` and ``trainer.run(state, n)``;
 iterations and then N more gives exactly the result of 2N in one go, because all randomness
 comes from the key carried in the `TrainState`.
 
+Many devices: pass ``mesh=jaxpg.data_parallel_mesh()`` and the environments are split across
+the mesh's devices (see `jaxpg.parallel`); without a mesh nothing changes.
+
 Numerical safety: an update whose batch holds a non-finite reward, or that produces
 non-finite parameters, is skipped (the agent is kept as it was) and counted in the
 ``skipped_updates`` metric; nothing silently turns into NaN.
@@ -25,6 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxpg import parallel
 from jaxpg import rollout as rollout_lib
 from jaxpg.algorithms.base import Algorithm
 from jaxpg.config import BaseConfig
@@ -97,7 +101,14 @@ def check_compatible(config: BaseConfig, env: Any, env_params: Any) -> None:
         )
 
 
-def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
+def make_trainer(
+    config: BaseConfig,
+    env: Any,
+    env_params: Any,
+    *,
+    mesh: jax.sharding.Mesh | None = None,
+    axis_name: str = parallel.BATCH_AXIS,
+) -> Trainer:
     """Builds the chunkable trainer (see the module docstring).
 
     Args:
@@ -105,20 +116,34 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
             `PPOConfig`); validated here, before tracing.
         env: a gymnax-API environment.
         env_params: its parameters.
+        mesh: a `jax.sharding.Mesh` to train data-parallel on (`jaxpg.data_parallel_mesh`):
+            the ``config.num_envs`` environments are split along ``axis_name``, which must
+            divide them; parameters are replicated. None: no sharding constraints at all.
+        axis_name: the mesh axis to split the environments along.
 
     Returns:
         A `Trainer`.
     """
     config.validate()
     check_compatible(config, env, env_params)
+    if mesh is not None:
+        parallel.check_mesh(mesh, config.num_envs, axis_name)
     algorithm = config.make_algorithm(env, env_params)
+
+    def constrain(tree: Any, batch_dim: int | None) -> Any:
+        """Pins ``tree`` to the mesh: split along ``batch_dim``, or replicated when None."""
+        if mesh is None:
+            return tree
+        if batch_dim is None:
+            return parallel.replicate(tree, mesh)
+        return parallel.shard_batch(tree, mesh, axis_name, batch_dim)
 
     def init(key: jax.Array) -> TrainState:
         agent_key, reset_key, key = jax.random.split(key, 3)
         rollout_state = rollout_lib.reset(reset_key, env, env_params, config.num_envs)
         return TrainState(
-            agent=algorithm.init(agent_key),
-            rollout=rollout_state,
+            agent=constrain(algorithm.init(agent_key), None),
+            rollout=constrain(rollout_state, 0),
             key=key,
             iteration=jnp.zeros((), jnp.int32),
             last_episode_return=jnp.zeros((), jnp.float32),
@@ -134,14 +159,16 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
             rollout_key,
             env,
             env_params,
-            state.rollout,
+            constrain(state.rollout, 0),
             policy_fn,
             config.num_steps,
             record_env_states=algorithm.needs_env_states,
         )
+        rollout_state, trajectory = constrain(rollout_state, 0), constrain(trajectory, 1)
         agent, metrics = algorithm.update(update_key, state.agent, trajectory, state.iteration)
         finite = jnp.isfinite(trajectory.reward).all() & all_finite(agent.params)
         agent = jax.tree.map(lambda new, old: jnp.where(finite, new, old), agent, state.agent)
+        agent = constrain(agent, None)
 
         finished = stats.count > 0
         count = jnp.maximum(stats.count, 1).astype(jnp.float32)
@@ -186,7 +213,14 @@ def make_trainer(config: BaseConfig, env: Any, env_params: Any) -> Trainer:
     return Trainer(init=init, run=run, algorithm=algorithm, config=config)
 
 
-def make_train(config: BaseConfig, env: Any, env_params: Any) -> Callable[[jax.Array], TrainResult]:
+def make_train(
+    config: BaseConfig,
+    env: Any,
+    env_params: Any,
+    *,
+    mesh: jax.sharding.Mesh | None = None,
+    axis_name: str = parallel.BATCH_AXIS,
+) -> Callable[[jax.Array], TrainResult]:
     """Returns the pure ``train(key) -> TrainResult`` for a config and an environment.
 
     Args:
@@ -194,6 +228,9 @@ def make_train(config: BaseConfig, env: Any, env_params: Any) -> Callable[[jax.A
             are skipped).
         env: a gymnax-API environment (`jaxpg.make_env` or `gymnax.make`).
         env_params: its parameters.
+        mesh: train data-parallel on this `jax.sharding.Mesh` (see `make_trainer` and
+            `jaxpg.parallel`); None (the default) trains on one device.
+        axis_name: the mesh axis to split the ``config.num_envs`` environments along.
 
     Returns:
         ``train(key)``, to be jitted (and vmapped) by the caller.
@@ -205,7 +242,7 @@ def make_train(config: BaseConfig, env: Any, env_params: Any) -> Callable[[jax.A
         >>> result.metrics["episode_return"].shape
         (2,)
     """
-    trainer = make_trainer(config, env, env_params)
+    trainer = make_trainer(config, env, env_params, mesh=mesh, axis_name=axis_name)
 
     def train(key: jax.Array) -> TrainResult:
         state, metrics = trainer.run(trainer.init(key), config.num_iterations)
