@@ -243,8 +243,13 @@ def _describe_mismatch(differences: list[str], config: BaseConfig, env_id: str) 
     )
 
 
-def _restore_state(template: Any, leaves: dict[str, Any], key_impls: dict[str, str],
-                   config: BaseConfig, env_id: str) -> Any:
+def _restore_state(
+    template: Any,
+    leaves: dict[str, Any],
+    key_impls: dict[str, str],
+    config: BaseConfig,
+    env_id: str,
+) -> Any:
     paths_and_leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = {_leaf_name(leaf_path) for leaf_path, _ in paths_and_leaves}
     differences = [f"missing {name}" for name in sorted(expected - set(leaves))]
@@ -274,8 +279,13 @@ def _restore_state(template: Any, leaves: dict[str, Any], key_impls: dict[str, s
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
-def _check_expected(path: Any, meta: dict[str, Any], config: BaseConfig | None,
-                    env_id: str | None, env_kwargs: dict[str, Any] | None) -> None:
+def _check_expected(
+    path: Any,
+    meta: dict[str, Any],
+    config: BaseConfig | None,
+    env_id: str | None,
+    env_kwargs: dict[str, Any] | None,
+) -> None:
     problems = []
     if env_id is not None and env_id != meta["env_id"]:
         problems.append(f"env_id is {meta['env_id']!r}, not {env_id!r}")
@@ -288,8 +298,10 @@ def _check_expected(path: Any, meta: dict[str, Any], config: BaseConfig | None,
             stored, given = meta["config"], _json_ready(config.to_dict())
             for field in sorted(set(stored) | set(given)):
                 if stored.get(field) != given.get(field):
-                    problems.append(f"{field}={stored.get(field)!r} in the checkpoint, "
-                                    f"{given.get(field)!r} expected")
+                    problems.append(
+                        f"{field}={stored.get(field)!r} in the checkpoint, "
+                        f"{given.get(field)!r} expected"
+                    )
     if problems:
         raise ValueError(f"checkpoint {os.fspath(path)} does not match: " + "; ".join(problems))
 
@@ -330,8 +342,9 @@ def load_checkpoint(
     stored_config = config_from_dict(meta["config_class"], meta["config"])
     env, env_params = make_env(meta["env_id"], **meta["env_kwargs"])
     template = state_template(stored_config, env, env_params, tuple(meta["batch_shape"]))
-    state = _restore_state(template, payload["state"], meta["key_impls"], stored_config,
-                           meta["env_id"])
+    state = _restore_state(
+        template, payload["state"], meta["key_impls"], stored_config, meta["env_id"]
+    )
     metrics = {name: np.asarray(value) for name, value in payload.get("metrics", {}).items()}
     return Checkpoint(
         config=stored_config,
@@ -354,4 +367,3 @@ def load(
     """``(config, env_id, env_kwargs, state)`` from a checkpoint (see `load_checkpoint`)."""
     checkpoint = load_checkpoint(path, config=config, env_id=env_id, env_kwargs=env_kwargs)
     return checkpoint.config, checkpoint.env_id, checkpoint.env_kwargs, checkpoint.state
-

@@ -48,6 +48,7 @@ import numpy as np
 
 from jaxpg.algorithms.base import build_policy
 from jaxpg.config import BaseConfig
+from jaxpg.evaluation import check_policy_params
 from jaxpg.rollout import EpisodeStats, RolloutState, Trajectory, sample_policy
 from jaxpg.train import TrainResult, TrainState, all_finite, check_compatible
 
@@ -451,6 +452,7 @@ def evaluate_host(
         raise ValueError(f"{env.name} has no time limit; pass max_steps")
     policy = build_policy(config, env, env_params)
     policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
+    check_policy_params(config, env, env_params, policy, policy_params)
 
     @jax.jit
     def act(policy_params, key, obs):

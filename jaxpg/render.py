@@ -177,8 +177,12 @@ def cartpole_frame(
     draw = ImageDraw.Draw(image)
     draw.line([(0, cart_y), (width, cart_y)], fill=(0, 0, 0), width=max(1, round(s)))
     draw.rectangle(
-        [cart_x - cart_width / 2, cart_y - cart_height / 2,
-         cart_x + cart_width / 2, cart_y + cart_height / 2],
+        [
+            cart_x - cart_width / 2,
+            cart_y - cart_height / 2,
+            cart_x + cart_width / 2,
+            cart_y + cart_height / 2,
+        ],
         fill=(0, 0, 0),
     )
     axle_x, axle_y = cart_x, cart_y - cart_height / 4
@@ -238,8 +242,12 @@ def gridworld_frame(
     low, high = float(grid.min()), float(grid.max())
     for row in range(rows):
         for col in range(cols):
-            box = [col * cell_size, row * cell_size,
-                   (col + 1) * cell_size - 1, (row + 1) * cell_size - 1]
+            box = [
+                col * cell_size,
+                row * cell_size,
+                (col + 1) * cell_size - 1,
+                (row + 1) * cell_size - 1,
+            ]
             colour = _cell_colour(grid[row, col], low, high)
             draw.rectangle(box, fill=colour, outline=(255, 255, 255))
             ink = (255, 255, 255) if sum(colour) < 400 else (40, 40, 40)
@@ -247,9 +255,15 @@ def gridworld_frame(
     row, col = int(position[0]), int(position[1])
     margin = cell_size * 0.22
     draw.ellipse(
-        [col * cell_size + margin, row * cell_size + margin,
-         (col + 1) * cell_size - margin, (row + 1) * cell_size - margin],
-        fill=(40, 90, 220), outline=(255, 255, 255), width=2,
+        [
+            col * cell_size + margin,
+            row * cell_size + margin,
+            (col + 1) * cell_size - margin,
+            (row + 1) * cell_size - margin,
+        ],
+        fill=(40, 90, 220),
+        outline=(255, 255, 255),
+        width=2,
     )
     if text:
         draw.text((4, rows * cell_size + 5), text, fill=(0, 0, 0), font=_font(13))
@@ -269,10 +283,15 @@ def episode_frames(env: Any, env_params: Any, episode: Episode) -> list[np.ndarr
         x_threshold = float(getattr(env_params, "x_threshold", 2.4))
         half_length = float(getattr(env_params, "length", 0.5))
         for t in range(episode.length + 1):
-            frames.append(cartpole_frame(
-                float(states.x[t]), float(states.theta[t]), x_threshold, half_length,
-                text=f"t={t}  return={returns[t]:g}",
-            ))
+            frames.append(
+                cartpole_frame(
+                    float(states.x[t]),
+                    float(states.theta[t]),
+                    x_threshold,
+                    half_length,
+                    text=f"t={t}  return={returns[t]:g}",
+                )
+            )
         return frames
     if hasattr(states, "position") and hasattr(env_params, "grid"):
         grid = np.asarray(env_params.grid)
@@ -351,8 +370,10 @@ def format_trajectory(episode: Episode, max_steps: int = 25, arrows: bool = True
         row, col = (int(v) for v in episode.states.position[t])
         action = int(episode.actions[t])
         name = f"{GRID_ARROWS[action]} " if arrows else ""
-        lines.append(f"  {t:>2}  ({row}, {col})  {float(episode.rewards[t]):>8g}  "
-                     f"{action} {name}{GRID_ACTION_NAMES[action]}")
+        lines.append(
+            f"  {t:>2}  ({row}, {col})  {float(episode.rewards[t]):>8g}  "
+            f"{action} {name}{GRID_ACTION_NAMES[action]}"
+        )
     if episode.length > max_steps:
         lines.append(f"  ... {episode.length - max_steps} more steps")
     lines.append(f"  return {float(np.sum(episode.rewards)):g} over {episode.length} steps")

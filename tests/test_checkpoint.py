@@ -59,8 +59,15 @@ def test_every_leaf_of_a_vmapped_state_round_trips(tmp_path, name):
     state = _random_state(config)
     metrics = {"episode_return": np.arange(6.0).reshape(3, 2), "env_steps": np.ones((3, 2), int)}
     path = tmp_path / "checkpoint.msgpack"
-    checkpoint.save(path, config, "CartPole-v1", {}, state, metrics=metrics,
-                    metadata={"seeds": (0, 1, 2), "algorithm": name})
+    checkpoint.save(
+        path,
+        config,
+        "CartPole-v1",
+        {},
+        state,
+        metrics=metrics,
+        metadata={"seeds": (0, 1, 2), "algorithm": name},
+    )
     loaded = checkpoint.load_checkpoint(path)
     assert loaded.config == config and type(loaded.config) is type(config)
     assert (loaded.env_id, loaded.env_kwargs) == ("CartPole-v1", {})

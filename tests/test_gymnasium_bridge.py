@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jaxpg
+from jaxpg.algorithms.base import build_policy
 from jaxpg.algorithms.ppo import PPOConfig
 from jaxpg.envs.gymnasium_bridge import GymnasiumEnv, HostEnvironmentError
 from jaxpg.host_train import evaluate_host, make_host_trainer, train_host
@@ -228,3 +229,11 @@ def test_lunarlander_smoke():
         config, env, env_params, state.agent.params, jax.random.key(2), 2, max_steps=50
     )
     assert returns.shape == (2,) and np.isfinite(np.asarray(returns)).all()
+
+
+def test_evaluate_host_refuses_parameters_of_another_network():
+    env, env_params = jaxpg.make_env("gymnasium:CartPole-v1")
+    small = jaxpg.TRPOConfig(hidden_sizes=(8,))
+    params = build_policy(small, env, env_params).init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"hidden_sizes=\(64, 64\).*shape \(4, 8\), expected"):
+        evaluate_host(jaxpg.TRPOConfig(), env, env_params, params, jax.random.key(1), 2)

@@ -51,14 +51,14 @@ def test_gridworld_frame_puts_the_agent_in_its_cell():
 
 def test_play_episode_gridworld_records_every_state_then_writes_a_gif(tmp_path):
     env, env_params = jaxpg.make_env("GridWorld-v0", max_steps=9)
-    episode = render.play_episode(env, env_params, constant_policy(3, 5), None,
-                                  jax.random.key(0), greedy=True)
+    episode = render.play_episode(
+        env, env_params, constant_policy(3, 5), None, jax.random.key(0), greedy=True
+    )
     assert episode.length == 9 and not episode.terminated
     # Always "right" from (5, 0): columns 0..5, then blocked by the edge.
     np.testing.assert_array_equal(episode.states.position[:, 1], [0, 1, 2, 3, 4, 5, 5, 5, 5, 5])
     np.testing.assert_array_equal(episode.actions, np.full(9, 3))
-    np.testing.assert_array_equal(episode.rewards,
-                                  [-1, -1, -100, -100, -100, -1, -1, -1, -1])
+    np.testing.assert_array_equal(episode.rewards, [-1, -1, -100, -100, -100, -1, -1, -1, -1])
     frames = render.episode_frames(env, env_params, episode)
     assert len(frames) == 10
     path = tmp_path / "grid" / "episode.gif"
@@ -71,8 +71,9 @@ def test_play_episode_gridworld_records_every_state_then_writes_a_gif(tmp_path):
 
 def test_play_episode_cartpole_ends_on_termination_with_the_real_final_state(tmp_path):
     env, env_params = jaxpg.make_env("CartPole-v1")
-    episode = render.play_episode(env, env_params, constant_policy(0, 2), None,
-                                  jax.random.key(1), greedy=True)
+    episode = render.play_episode(
+        env, env_params, constant_policy(0, 2), None, jax.random.key(1), greedy=True
+    )
     assert episode.terminated and 5 < episode.length < 60
     assert episode.states.x.shape == (episode.length + 1,)
     # The last state is the failing one (not an auto-reset start state).
@@ -91,8 +92,9 @@ def test_text_views_of_a_gridworld_policy():
     text = render.format_action_map(actions)
     assert text.count("↑") == 36 and "[1, 1, 1, 1, 1, 1]" in text
     assert "↑" not in render.format_action_map(actions, arrows=False)
-    episode = render.play_episode(env, env_params, constant_policy(1, 5), None,
-                                  jax.random.key(0), greedy=True)
+    episode = render.play_episode(
+        env, env_params, constant_policy(1, 5), None, jax.random.key(0), greedy=True
+    )
     trajectory = render.format_trajectory(episode, max_steps=25)
     assert "(5, 0)" in trajectory and "(0, 0)" in trajectory
     assert "5 more steps" in trajectory and "over 30 steps" in trajectory
@@ -102,8 +104,13 @@ def test_unsupported_environments_and_bad_arguments_are_refused():
     env, env_params = jaxpg.make_env("Pendulum-v1")
     assert not render.can_render(env, env_params)
     assert render.can_render(*jaxpg.make_env("CartPole-v0"))
-    episode = render.Episode(states=object(), observations=np.zeros((1, 3)),
-                             actions=np.zeros(0), rewards=np.zeros(0), terminated=False)
+    episode = render.Episode(
+        states=object(),
+        observations=np.zeros((1, 3)),
+        actions=np.zeros(0),
+        rewards=np.zeros(0),
+        terminated=False,
+    )
     with pytest.raises(ValueError, match="CartPole and GridWorld"):
         render.episode_frames(env, env_params, episode)
     with pytest.raises(ValueError, match="at least one frame"):
