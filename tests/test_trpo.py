@@ -51,7 +51,7 @@ def test_trpo_steps_respect_the_trust_region(default_trpo_run):
 
 
 def test_npg_learns_cartpole():
-    config = jaxpg.TRPOConfig(total_timesteps=100_000, line_search=False)
+    config = jaxpg.TRPOConfig(total_timesteps=50_000, line_search=False)
     result, returns = _train_and_evaluate(config, 4, key=1)
     assert np.median(returns) >= 400, returns
     # Without a line search every valid full step is taken, KL bound or not.
