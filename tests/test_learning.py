@@ -145,7 +145,8 @@ def test_actor_critic_is_near_optimal(name):
     assert np.median(fractions) >= 0.95, fractions
 
 
-@pytest.mark.parametrize("name", ["seed", "corner", "river"])
+# Two of the three grids: the vine is the suite's most expensive learner.
+@pytest.mark.parametrize("name", ["seed", "river"])
 def test_trpo_vine_is_near_optimal(name):
     fractions = _fractions(vine_config, name, "one_hot", alpha=0.0)
     assert np.median(fractions) >= 0.95, fractions
