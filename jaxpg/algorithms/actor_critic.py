@@ -72,13 +72,8 @@ def make_actor_critic(config: ActorCriticConfig, env: Any, env_params: Any) -> b
     policy = base.build_policy(config, env, env_params)
     value_net = base.build_value_network(config, env, env_params)
 
-    def make_optimizer(learning_rate):
-        return optax.chain(
-            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate)
-        )
-
-    policy_optimizer = make_optimizer(config.learning_rate)
-    value_optimizer = make_optimizer(config.value_learning_rate)
+    policy_optimizer = base.clipped_adam(config.max_grad_norm, config.learning_rate)
+    value_optimizer = base.clipped_adam(config.max_grad_norm, config.value_learning_rate)
 
     def init(key: jax.Array) -> ActorCriticState:
         policy_key, value_key = jax.random.split(key)
@@ -120,20 +115,18 @@ def make_actor_critic(config: ActorCriticConfig, env: Any, env_params: Any) -> b
         )
         params["policy"] = optax.apply_updates(params["policy"], updates)
 
-        def value_step(carry, _):
-            value_params, opt_state = carry
-            loss, grads = jax.value_and_grad(
-                lambda p: losses.value_loss(value_net.apply(p, trajectory.obs), targets)
-            )(value_params)
-            updates, opt_state = value_optimizer.update(grads, opt_state, value_params)
-            return (optax.apply_updates(value_params, updates), opt_state), loss
-
-        (params["value"], opt_states["value"]), value_losses = jax.lax.scan(
-            value_step, (params["value"], opt_states["value"]), None, config.value_steps
+        params["value"], opt_states["value"], value_loss = base.fit_value_full_batch(
+            value_optimizer,
+            value_net.apply,
+            params["value"],
+            opt_states["value"],
+            trajectory.obs,
+            targets,
+            config.value_steps,
         )
         metrics = {
             "policy_loss": pg_loss,
-            "value_loss": value_losses[0],
+            "value_loss": value_loss,
             "entropy": entropy,
         }
         return ActorCriticState(params, opt_states), metrics

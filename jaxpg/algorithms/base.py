@@ -14,7 +14,9 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+import optax
 
+from jaxpg import losses
 from jaxpg.config import BaseConfig
 from jaxpg.networks import Policy, ValueNetwork, make_policy, make_value_network
 from jaxpg.rollout import PolicyFn, Trajectory, sample_policy
@@ -90,3 +92,37 @@ def check_finite_rewards(reward: jax.Array) -> jax.Array:
 def flatten_batch(tree: Any) -> Any:
     """Merges the leading ``[T, B]`` axes of every leaf into one ``[T * B]`` axis."""
     return jax.tree.map(lambda x: x.reshape(int(np.prod(x.shape[:2])), *x.shape[2:]), tree)
+
+
+def clipped_adam(max_grad_norm: Any, learning_rate: Any) -> optax.GradientTransformation:
+    """Adam after clipping the gradient's global norm to ``max_grad_norm``."""
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+
+def fit_value_full_batch(
+    optimizer: optax.GradientTransformation,
+    value_apply: Callable[[Any, jax.Array], jax.Array],
+    value_params: Any,
+    opt_state: Any,
+    obs: jax.Array,
+    targets: jax.Array,
+    num_steps: int,
+) -> tuple[Any, Any, jax.Array]:
+    """``num_steps`` full-batch optimizer steps on ``mean((V(obs) - targets)^2) / 2``.
+
+    Returns:
+        ``(value_params, opt_state, first_loss)``: the loss before the first step.
+    """
+
+    def step(carry, _):
+        params, state = carry
+        loss, grads = jax.value_and_grad(lambda p: losses.value_loss(value_apply(p, obs), targets))(
+            params
+        )
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), loss
+
+    (value_params, opt_state), step_losses = jax.lax.scan(
+        step, (value_params, opt_state), None, num_steps
+    )
+    return value_params, opt_state, step_losses[0]

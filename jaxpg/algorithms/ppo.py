@@ -223,7 +223,7 @@ def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
     learning_rate = config.learning_rate
     if config.anneal_lr:
         learning_rate = optax.linear_schedule(config.learning_rate, 0.0, config.num_updates)
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate))
+    return base.clipped_adam(config.max_grad_norm, learning_rate)
 
 
 def make_ppo(config: PPOConfig, env: Any, env_params: Any) -> base.Algorithm:

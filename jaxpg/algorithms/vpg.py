@@ -115,13 +115,8 @@ def make_vpg(config: VPGConfig, env: Any, env_params: Any) -> base.Algorithm:
             f"actions); {env.name} has a Box action space"
         )
 
-    def make_optimizer(learning_rate):
-        return optax.chain(
-            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate)
-        )
-
-    policy_optimizer = make_optimizer(config.learning_rate)
-    value_optimizer = make_optimizer(config.value_learning_rate)
+    policy_optimizer = base.clipped_adam(config.max_grad_norm, config.learning_rate)
+    value_optimizer = base.clipped_adam(config.max_grad_norm, config.value_learning_rate)
 
     def init(key: jax.Array) -> VPGState:
         policy_key, value_key = jax.random.split(key)
@@ -191,20 +186,15 @@ def make_vpg(config: VPGConfig, env: Any, env_params: Any) -> base.Algorithm:
             metrics["exploration_epsilon"] = exploration_epsilon(iteration)
 
         if value_net is not None:
-
-            def value_loss_fn(value_params):
-                return losses.value_loss(value_net.apply(value_params, trajectory.obs), to_go)
-
-            def value_step(carry, _):
-                value_params, opt_state = carry
-                loss, grads = jax.value_and_grad(value_loss_fn)(value_params)
-                updates, opt_state = value_optimizer.update(grads, opt_state, value_params)
-                return (optax.apply_updates(value_params, updates), opt_state), loss
-
-            (params["value"], opt_states["value"]), value_losses = jax.lax.scan(
-                value_step, (params["value"], opt_states["value"]), None, config.value_steps
+            params["value"], opt_states["value"], metrics["value_loss"] = base.fit_value_full_batch(
+                value_optimizer,
+                value_net.apply,
+                params["value"],
+                opt_states["value"],
+                trajectory.obs,
+                to_go,
+                config.value_steps,
             )
-            metrics["value_loss"] = value_losses[0]
         return VPGState(params, opt_states), metrics
 
     return base.Algorithm(
