@@ -133,16 +133,7 @@ class HostTrainer:
         # (e.g. Adam's zero moments), which XLA:CPU can deadlock on later.
         agent = self.algorithm.init(agent_key)
         self._reset_envs(reset_key)
-        state = TrainState(
-            agent=agent,
-            rollout=self._rollout_state(),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            last_episode_return=jnp.zeros((), jnp.float32),
-            last_episode_length=jnp.zeros((), jnp.float32),
-            any_finished=jnp.zeros((), bool),
-            env_steps=jnp.zeros((), jnp.int32),
-        )
+        state = TrainState.start(agent, self._rollout_state(), key)
         self._last_state = state
         return state
 

@@ -57,6 +57,20 @@ class TrainState(NamedTuple):
     any_finished: jax.Array
     env_steps: jax.Array
 
+    @classmethod
+    def start(cls, agent: Any, rollout: rollout_lib.RolloutState, key: jax.Array) -> TrainState:
+        """The state before the first iteration: counters at zero, no episode finished."""
+        return cls(
+            agent=agent,
+            rollout=rollout,
+            key=key,
+            iteration=jnp.zeros((), jnp.int32),
+            last_episode_return=jnp.zeros((), jnp.float32),
+            last_episode_length=jnp.zeros((), jnp.float32),
+            any_finished=jnp.zeros((), bool),
+            env_steps=jnp.zeros((), jnp.int32),
+        )
+
 
 class TrainResult(NamedTuple):
     """Result of `train`.
@@ -141,15 +155,8 @@ def make_trainer(
     def init(key: jax.Array) -> TrainState:
         agent_key, reset_key, key = jax.random.split(key, 3)
         rollout_state = rollout_lib.reset(reset_key, env, env_params, config.num_envs)
-        return TrainState(
-            agent=constrain(algorithm.init(agent_key), None),
-            rollout=constrain(rollout_state, 0),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            last_episode_return=jnp.zeros((), jnp.float32),
-            last_episode_length=jnp.zeros((), jnp.float32),
-            any_finished=jnp.zeros((), bool),
-            env_steps=jnp.zeros((), jnp.int32),
+        return TrainState.start(
+            constrain(algorithm.init(agent_key), None), constrain(rollout_state, 0), key
         )
 
     def iteration(state: TrainState, _: Any) -> tuple[TrainState, dict[str, jax.Array]]:

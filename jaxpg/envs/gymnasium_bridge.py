@@ -195,17 +195,22 @@ def _make_single(env_id: str, make_kwargs: dict[str, Any]) -> gymnasium.Env:
         raise ValueError(f"bad options for gymnasium:{env_id}: {error}") from error
 
 
+def _box(space: gymnasium.spaces.Box) -> spaces.Box:
+    """A gymnasium Box as a float32 gymnax Box with the same bounds and shape."""
+    return spaces.Box(
+        low=np.asarray(space.low, np.float32),
+        high=np.asarray(space.high, np.float32),
+        shape=tuple(space.shape),
+        dtype=np.float32,
+    )
+
+
 def _observation_space(env_id: str, space: gymnasium.Space) -> spaces.Box:
     if isinstance(space, gymnasium.spaces.Discrete):
         n = int(space.n)
         return spaces.Box(low=0.0, high=1.0, shape=(n,), dtype=np.float32)
     if isinstance(space, gymnasium.spaces.Box):
-        return spaces.Box(
-            low=np.asarray(space.low, np.float32),
-            high=np.asarray(space.high, np.float32),
-            shape=tuple(space.shape),
-            dtype=np.float32,
-        )
+        return _box(space)
     raise ValueError(
         f"gymnasium:{env_id} has a {type(space).__name__} observation space; the bridge supports "
         "Box and Discrete observations (flatten others with a gymnasium wrapper)"
@@ -216,12 +221,7 @@ def _action_space(env_id: str, space: gymnasium.Space) -> spaces.Discrete | spac
     if isinstance(space, gymnasium.spaces.Discrete):
         return spaces.Discrete(int(space.n))
     if isinstance(space, gymnasium.spaces.Box):
-        return spaces.Box(
-            low=np.asarray(space.low, np.float32),
-            high=np.asarray(space.high, np.float32),
-            shape=tuple(space.shape),
-            dtype=np.float32,
-        )
+        return _box(space)
     raise ValueError(
         f"gymnasium:{env_id} has a {type(space).__name__} action space; jaxpg supports Discrete "
         "and Box action spaces"
