@@ -37,9 +37,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,20 +155,7 @@ def run_rejax(args: argparse.Namespace) -> dict[str, Any]:
         "--vmap-repeats",
         str(args.vmap_repeats),
     ]
-    shown = " ".join(command)
-    if not Path(args.rejax_python).exists():
-        return {
-            "error": f"{args.rejax_python} not found (see baselines/README.md)",
-            "command": shown,
-        }
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPOSITORY)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        return {"error": f"exit {completed.returncode}: {' / '.join(tail)}", "command": shown}
-    record = json.loads(lines[-1])
-    record["command"] = shown
-    return record
+    return common.run_json(command)
 
 
 def _summary(record: dict[str, Any]) -> str:

@@ -29,8 +29,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -88,19 +86,7 @@ def run_baseline(peer_python: str, script: str, arguments: list[str]) -> dict[st
     """Runs a PyTorch baseline script and returns its JSON line (or ``{"error": ...}``)."""
     repository = common.BENCHMARKS_DIR.parent
     command = [peer_python, str((BASELINES / script).relative_to(repository)), *arguments]
-    if not Path(peer_python).exists():
-        return {"error": f"{peer_python} not found", "command": " ".join(command)}
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=repository)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        return {
-            "error": f"exit {completed.returncode}: {' / '.join(tail)}",
-            "command": " ".join(command),
-        }
-    record = json.loads(lines[-1])
-    record["command"] = " ".join(command)
-    return record
+    return common.run_json(command)
 
 
 class Curves(NamedTuple):

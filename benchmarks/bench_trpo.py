@@ -52,11 +52,8 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -198,7 +195,7 @@ def run_throughput(
         "--total-timesteps",
         str(args.total_timesteps),
     ]
-    record = run_json(command, timeout=args.timeout)
+    record = common.run_json(command, timeout=args.timeout)
     if "error" in record:
         print(f"jaxpg {seeds} seed(s) {key_impl}: {record['error']}", flush=True)
         return record
@@ -210,37 +207,6 @@ def run_throughput(
         flush=True,
     )
     return t
-
-
-def run_json(command: list[str], timeout: float | None = None) -> dict[str, Any]:
-    """Runs ``command`` from the repository root; its last JSON line (or ``{"error": ...}``).
-
-    A command still running after ``timeout`` seconds is killed and reported as an error.
-    """
-    shown = " ".join(
-        str(Path(part).relative_to(REPOSITORY)) if part.startswith(str(REPOSITORY)) else part
-        for part in command
-    )
-    if not Path(command[0]).exists():
-        return {"error": f"{command[0]} not found", "command": shown}
-    start = time.time()
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, check=False, cwd=REPOSITORY, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return {
-            "error": f"no result after {timeout:.0f} s, killed (hung: see the deadlock note)",
-            "command": shown,
-        }
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        return {"error": f"exit {completed.returncode}: {' / '.join(tail)}", "command": shown}
-    record = json.loads(lines[-1])
-    record["command"] = shown
-    record["process_wall_s"] = time.time() - start
-    return record
 
 
 def run_sb3(args: argparse.Namespace, seed: int, threads: int | None) -> dict[str, Any]:
@@ -255,7 +221,7 @@ def run_sb3(args: argparse.Namespace, seed: int, threads: int | None) -> dict[st
     ]
     if threads is not None:
         command += ["--threads", str(threads)]
-    record = run_json(command, timeout=args.sb3_timeout)
+    record = common.run_json(command, timeout=args.sb3_timeout)
     print(f"  sb3 seed {seed} threads {threads or 'default'}: {_sb3_summary(record)}", flush=True)
     return record
 
@@ -276,7 +242,7 @@ def run_jaxpg_to_475(
     ]
     if cache:
         command += ["--compilation-cache", cache]
-    record = run_json(command, timeout=args.timeout)
+    record = common.run_json(command, timeout=args.timeout)
     print(
         f"  jaxpg seed {seed} {key_impl}{' cache' if cache else ''}: {_jaxpg_summary(record)}",
         flush=True,

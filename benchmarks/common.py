@@ -22,6 +22,7 @@ import platform
 import re
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from typing import Any, NamedTuple
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 RESULTS_PATH = BENCHMARKS_DIR / "RESULTS.md"
+REPOSITORY = BENCHMARKS_DIR.parent
 FIGURES_DIR = BENCHMARKS_DIR / "figures"
 
 _RESULTS_HEADER = (
@@ -217,3 +219,37 @@ def write_json(path: str | None, record: dict[str, Any]) -> None:
 def millions(value: float) -> str:
     """``12_345_678 -> '12.3M'`` (three significant figures)."""
     return f"{value / 1e6:.3g}M"
+
+
+def run_json(command: list[str], timeout: float | None = None) -> dict[str, Any]:
+    """Runs ``command`` from the repository root; its last JSON line (or ``{"error": ...}``).
+
+    A command still running after ``timeout`` seconds is killed and reported as an error.
+    """
+    shown = " ".join(
+        str(Path(part).relative_to(REPOSITORY)) if part.startswith(str(REPOSITORY)) else part
+        for part in command
+    )
+    if not Path(command[0]).exists():
+        return {
+            "error": f"{command[0]} not found (see benchmarks/baselines/README.md)",
+            "command": shown,
+        }
+    start = time.time()
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, check=False, cwd=REPOSITORY, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "error": f"no result after {timeout:.0f} s, killed (hung)",
+            "command": shown,
+        }
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {completed.returncode}: {' / '.join(tail)}", "command": shown}
+    record = json.loads(lines[-1])
+    record["command"] = shown
+    record["process_wall_s"] = time.time() - start
+    return record
