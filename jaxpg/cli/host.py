@@ -124,12 +124,3 @@ def evaluate_on_host(
             for index, seed in enumerate(eval_seeds)
         ]
     )
-
-
-def load_host_checkpoint(file: str) -> Any:
-    """`checkpoint.load_checkpoint` for a gymnasium run (its state has the host trainer's
-    structure, `jaxpg.host_train.host_state_template`, which `load_checkpoint` builds for a
-    host-side environment)."""
-    from jaxpg import checkpoint
-
-    return checkpoint.load_checkpoint(file)

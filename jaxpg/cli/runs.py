@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from jaxpg.cli.host import HostSeeds, load_host_checkpoint
+from jaxpg.cli.host import HostSeeds
 from jaxpg.cli.options import (
     TARGET_CHUNKS,
     CLIError,
@@ -163,10 +163,7 @@ def load_run_checkpoint(path: str) -> tuple[Any, str]:
             # packages imported on the way (Box2D's SWIG types).
             warnings.simplefilter("ignore")
             warnings.simplefilter("always", UserWarning)
-            if checkpoint.read_metadata(file)["env_id"].startswith("gymnasium:"):
-                loaded = load_host_checkpoint(file)
-            else:
-                loaded = checkpoint.load_checkpoint(file)
+            loaded = checkpoint.load_checkpoint(file)  # host-side (gymnasium) runs too
     except (ValueError, ImportError) as error:
         raise CLIError(f"cannot use {file}: {error}") from None
     for warning in caught:
