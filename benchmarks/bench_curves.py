@@ -14,9 +14,10 @@ across seeds. Algorithms, each with its default config at ``total_timesteps=100_
 
 Each algorithm's seeds run in one ``jax.jit(jax.vmap(train))`` call over
 ``jax.random.split(jax.random.key(0), seeds)``, compiled ahead of time so that its compile
-time is reported apart from the run. The curve is ``result.metrics["episode_return"]`` (the
-mean undiscounted return of the episodes that finished in the iteration, carried forward when
-none did) against ``result.metrics["env_steps"]``; no smoothing.
+time is reported apart from the run (`benchmarks.common.compile_and_time`). The curve is
+``result.metrics["episode_return"]`` (the mean undiscounted return of the episodes that
+finished in the iteration, carried forward when none did, NaN before a seed's first finished
+episode; means and bands skip NaN) against ``result.metrics["env_steps"]``; no smoothing.
 
 Run from the repository root::
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,23 +55,32 @@ def configs(total_timesteps: int) -> dict[str, Any]:
     }
 
 
+def _over_seeds(statistic: Any, returns: np.ndarray) -> np.ndarray:
+    """``statistic`` over axis 0 of ``returns`` ``[seeds, iterations]``, NaN-skipping and quiet
+    where every seed is NaN (no episode finished yet anywhere)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return statistic(returns, axis=0)
+
+
 class Curve(NamedTuple):
     """One algorithm's learning curves over seeds."""
 
     name: str
-    env_steps: np.ndarray  # [iterations] (the same for every seed)
-    returns: np.ndarray  # [seeds, iterations]
+    env_steps: np.ndarray  # [iterations] int64 (the same for every seed)
+    returns: np.ndarray  # [seeds, iterations], NaN before a seed's first finished episode
     compile_s: float
     run_s: float
     load_average: str
 
+    # NaN marks a seed with no finished episode yet: averaged over the seeds that have one.
     @property
     def mean(self) -> np.ndarray:
-        return self.returns.mean(0)
+        return _over_seeds(np.nanmean, self.returns)
 
     @property
     def std(self) -> np.ndarray:
-        return self.returns.std(0)
+        return _over_seeds(np.nanstd, self.returns)
 
     def index_at(self, steps: float) -> int:
         """The last iteration with at most ``steps`` env steps (0 if none)."""
@@ -83,23 +93,18 @@ class Curve(NamedTuple):
 
 
 def learning_curve(name: str, config: Any, seeds: int) -> Curve:
-    """Trains ``seeds`` seeds of ``config`` in one vmapped call."""
+    """Trains ``seeds`` seeds of ``config`` in one vmapped call (`common.compile_and_time`)."""
     env, env_params = jaxpg.make_env(ENV_ID)
     train = jax.vmap(jaxpg.make_train(config, env, env_params))
     keys = jax.random.split(jax.random.key(0), seeds)
     load = common.load_average()
-    start = time.perf_counter()
-    compiled = jax.jit(train).lower(keys).compile()
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    metrics = jax.block_until_ready(compiled(keys).metrics)
-    run_s = time.perf_counter() - start
+    timing, (result,) = common.compile_and_time(train, keys, repeats=0)
     return Curve(
         name,
-        np.asarray(metrics["env_steps"])[0],
-        np.asarray(metrics["episode_return"]),
-        compile_s,
-        run_s,
+        np.asarray(result.metrics["env_steps"])[0].astype(np.int64),
+        np.asarray(result.metrics["episode_return"]),
+        timing.compile_s,
+        timing.first_run_s,
         load,
     )
 
@@ -154,8 +159,8 @@ def report(args: argparse.Namespace, machine: dict[str, Any], curves: list[Curve
                 len(curve.env_steps),
                 f"{curve.env_steps[-1]:,}",
                 f"{curve.mean[at]:.0f} +- {curve.std[at]:.0f}",
-                f"{final.mean():.0f} +- {final.std():.0f}",
-                f"{np.median(final):.0f} / {final.min():.0f}",
+                f"{np.nanmean(final):.0f} +- {np.nanstd(final):.0f}",
+                f"{np.nanmedian(final):.0f} / {np.nanmin(final):.0f}",
                 "-" if solved is None else f"{solved:,}",
                 f"{curve.compile_s:.1f} s",
                 f"{curve.run_s:.1f} s",

@@ -17,8 +17,8 @@ Three implementations, each at 1, 64, 1024 and 8192 environments, in one run:
 
 Each measurement is calibrated to take about ``--target-seconds``; the rate is the median of
 ``--repeats`` runs. For the JAX implementations the number of rollouts is a traced argument,
-so one compilation serves the calibration and the timing; the compile time is the first
-call minus the steady-state time of the same call.
+so one compilation serves the calibration and the timing; it is done ahead of time and timed
+apart (`benchmarks.common.compile_ahead`, as every benchmark measures compile time).
 
 Run from the repository root::
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -69,12 +68,12 @@ class Runner(NamedTuple):
         steps_per_unit: env-steps in one unit of work.
         run: ``run(units, index)`` does ``units`` units of work and waits for them; ``index``
             numbers the call (for a fresh key).
-        compiled: whether the first call includes a compilation.
+        compile_seconds: the ahead-of-time compilation of ``run`` (None: nothing compiled).
     """
 
     steps_per_unit: int
-    run: Callable[[int, int], None]
-    compiled: bool
+    run: Callable[[int, int], object]
+    compile_seconds: float | None
 
 
 class Measurement(NamedTuple):
@@ -96,7 +95,6 @@ def make_jaxpg_runner(num_envs: int, rollout_steps: int, key_impl: str) -> Runne
         action = jax.random.randint(key, batch, 0, num_actions)
         return action, jnp.full(batch, -math.log(num_actions), jnp.float32)
 
-    @jax.jit
     def run(key, state, num_rollouts):
         def one_rollout(index, carry):
             state, total = carry
@@ -117,13 +115,7 @@ def make_jaxpg_runner(num_envs: int, rollout_steps: int, key_impl: str) -> Runne
 
     key = jax.random.key(0, impl=key_impl)
     state = rollout_lib.reset(jax.random.key(1, impl=key_impl), env, env_params, num_envs)
-    return Runner(
-        steps_per_unit=num_envs * rollout_steps,
-        run=lambda units, index: jax.block_until_ready(
-            run(jax.random.fold_in(key, index), state, units)
-        ),
-        compiled=True,
-    )
+    return _compiled_runner(run, num_envs * rollout_steps, key, state)
 
 
 def make_gymnax_runner(num_envs: int, rollout_steps: int, key_impl: str) -> Runner:
@@ -141,7 +133,6 @@ def make_gymnax_runner(num_envs: int, rollout_steps: int, key_impl: str) -> Runn
         total = total + obs.sum() + reward.sum() + jnp.logical_or(terminated, truncated).sum()
         return (obs, state, total), None
 
-    @jax.jit
     def run(key, obs, state, num_scans):
         def one_scan(index, carry):
             keys = jax.random.split(jax.random.fold_in(key, index), rollout_steps)
@@ -152,13 +143,7 @@ def make_gymnax_runner(num_envs: int, rollout_steps: int, key_impl: str) -> Runn
     key = jax.random.key(0, impl=key_impl)
     reset_keys = jax.random.split(jax.random.key(1, impl=key_impl), num_envs)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
-    return Runner(
-        steps_per_unit=num_envs * rollout_steps,
-        run=lambda units, index: jax.block_until_ready(
-            run(jax.random.fold_in(key, index), obs, state, units)
-        ),
-        compiled=True,
-    )
+    return _compiled_runner(run, num_envs * rollout_steps, key, obs, state)
 
 
 def make_numpy_runner(num_envs: int) -> Runner:
@@ -172,20 +157,29 @@ def make_numpy_runner(num_envs: int) -> Runner:
         for _ in range(units):
             env.step(rng.integers(0, 2, size=num_envs))
 
-    return Runner(steps_per_unit=num_envs, run=run, compiled=False)
+    return Runner(steps_per_unit=num_envs, run=run, compile_seconds=None)
+
+
+def _compiled_runner(
+    fn: Callable[..., object], steps_per_unit: int, key: jax.Array, *state: object
+) -> Runner:
+    """``fn(key, *state, units)`` compiled ahead of time; each call on ``fold_in(key, index)``."""
+    compiled, compile_seconds = common.compile_ahead(fn, key, *state, 1)
+
+    def run(units: int, index: int) -> object:
+        return jax.block_until_ready(compiled(jax.random.fold_in(key, index), *state, units))
+
+    return Runner(steps_per_unit, run, compile_seconds)
 
 
 def _seconds(runner: Runner, units: int, index: int) -> float:
-    start = time.perf_counter()
-    runner.run(units, index)
-    return time.perf_counter() - start
+    return common.timed(runner.run, units, index)[0].seconds
 
 
 def measure(runner: Runner, target_seconds: float, repeats: int) -> Measurement:
-    """Compile time, then the median rate of ``repeats`` runs of about ``target_seconds``."""
-    first = _seconds(runner, 1, 0)
+    """The median rate of ``repeats`` runs of about ``target_seconds``, after calibration."""
+    _seconds(runner, 1, 0)  # the first run after compilation: warm-up, not counted
     one_unit = statistics.median(_seconds(runner, 1, index) for index in range(1, 4))
-    compile_seconds = max(first - one_unit, 0.0) if runner.compiled else None
     units, elapsed = 1, one_unit
     while elapsed < target_seconds / 4:
         units *= 2
@@ -193,7 +187,9 @@ def measure(runner: Runner, target_seconds: float, repeats: int) -> Measurement:
     units = max(1, round(units * target_seconds / elapsed))
     seconds = tuple(_seconds(runner, units, 5 + index) for index in range(repeats))
     env_steps = units * runner.steps_per_unit
-    return Measurement(env_steps / statistics.median(seconds), seconds, env_steps, compile_seconds)
+    return Measurement(
+        env_steps / statistics.median(seconds), seconds, env_steps, runner.compile_seconds
+    )
 
 
 def make_runner(framework: str, num_envs: int, args: argparse.Namespace) -> Runner:
@@ -276,7 +272,7 @@ def report(
         + common.section_preamble(machine)
         + f"\nSettings: rollouts of {args.rollout_steps} steps, {args.key_impl} keys, "
         f"about {args.target_seconds:g} s per run, median of {args.repeats} runs; "
-        "compile time is the first call minus the steady state. "
+        "compile time: `jax.jit(run).lower(...).compile()`, timed apart. "
         "Anchors: DESIGN.md, same workloads measured on a quiet machine.\n\n"
         + common.markdown_table(RATE_HEADER, rate_rows(results, sizes))
         + "\n"

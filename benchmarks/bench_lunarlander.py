@@ -16,14 +16,17 @@ with max KL 0.02 and 10 critic epochs (142 at 1M steps, never above 150), and 16
 
 Measured, per seed, in one process:
 
-* training curve: mean return of the episodes finished in each iteration (``episode_return``);
+* training curve: mean return of the episodes finished in each iteration (``episode_return``;
+  NaN before the first episode has finished, skipped where it is averaged);
 * evaluation every ``--eval-every`` env steps: ``--eval-episodes`` complete episodes with the
-  stochastic policy (the headline, as in training) and the greedy one, on fresh seeds; the
-  first evaluation with a stochastic mean >= 150 gives "steps to 150";
-* wall-clock from the first training iteration to the end, evaluations excluded (measured and
-  subtracted), split into host environment stepping, jitted policy calls and jitted updates
-  (`HostTrainer.timings`); env-steps/s = training steps / training wall-clock. Compilation
-  (the first update) is inside the update time and reported apart.
+  stochastic policy (the headline, as in training) and the greedy one, on fresh seeds
+  (`jaxpg.evaluate` with the trained policy, ``trainer.algorithm.policy``); the first
+  evaluation with a stochastic mean >= 150 gives "steps to 150";
+* wall-clock of training (`benchmarks.common.timed` around the trainer's ``init`` and every
+  chunk of iterations; the evaluations are timed apart and not counted), split into host
+  environment stepping, jitted policy calls and jitted updates (`HostTrainer.timings`);
+  env-steps/s = training steps / training wall-clock. Compilation (the first update) is
+  inside the update time and reported apart.
 
 JAX's asynchronous CPU dispatch is turned off (``jax_cpu_enable_async_dispatch=False``, set
 before the first computation; ``--async-dispatch`` keeps it): the per-step policy call then runs
@@ -43,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,7 @@ import numpy as np
 
 import jaxpg
 from benchmarks import common
-from jaxpg.host_train import evaluate_host, make_host_trainer
+from jaxpg.host_train import make_host_trainer
 
 ENV_ID = "gymnasium:LunarLander-v3"
 TARGET_RETURN = 150.0
@@ -83,87 +85,91 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     config = make_config(args)
     iterations_per_eval = max(1, args.eval_every // config.batch_size)
     evaluations: list[dict[str, Any]] = []
-    eval_seconds = 0.0
+    eval_seconds = train_seconds = 0.0
     first_update_s = None
     curve: list[float] = []
 
-    def evaluate(params: Any, env_steps: int, index: int) -> None:
-        nonlocal eval_seconds
-        start = time.perf_counter()
-        key = jax.random.fold_in(jax.random.key(10_000 + seed), index)
-        stochastic = np.asarray(
-            evaluate_host(config, env, env_params, params, key, args.eval_episodes)
-        )
-        greedy = np.asarray(
-            evaluate_host(config, env, env_params, params, key, args.eval_episodes, greedy=True)
-        )
-        eval_seconds += time.perf_counter() - start
-        record = {
-            "env_steps": env_steps,
-            "stochastic_mean": float(stochastic.mean()),
-            "stochastic_std": float(stochastic.std()),
-            "greedy_mean": float(greedy.mean()),
-            "greedy_std": float(greedy.std()),
-        }
-        evaluations.append(record)
-        print(
-            f"  seed {seed} eval at {env_steps:>8d} steps: stochastic "
-            f"{record['stochastic_mean']:7.1f} +- {record['stochastic_std']:5.1f}, greedy "
-            f"{record['greedy_mean']:7.1f} +- {record['greedy_std']:5.1f}",
-            flush=True,
-        )
-
     with make_host_trainer(config, env, env_params) as trainer:
-        start = time.perf_counter()
-        state = trainer.init(jax.random.key(seed))
+
+        def returns(params: Any, key: jax.Array, episodes: int, greedy: bool) -> np.ndarray:
+            return np.asarray(
+                jaxpg.evaluate(
+                    config,
+                    env,
+                    env_params,
+                    params,
+                    key,
+                    episodes,
+                    greedy,
+                    policy=trainer.algorithm.policy,
+                )
+            )
+
+        def evaluate(params: Any, env_steps: int, index: int) -> dict[str, float]:
+            key = jax.random.fold_in(jax.random.key(10_000 + seed), index)
+            stochastic = returns(params, key, args.eval_episodes, greedy=False)
+            greedy = returns(params, key, args.eval_episodes, greedy=True)
+            return {
+                "env_steps": env_steps,
+                "stochastic_mean": float(stochastic.mean()),
+                "stochastic_std": float(stochastic.std()),
+                "greedy_mean": float(greedy.mean()),
+                "greedy_std": float(greedy.std()),
+            }
+
+        elapsed, state = common.timed(trainer.init, jax.random.key(seed))
+        train_seconds += elapsed.seconds
         done_iterations = 0
         while done_iterations < config.num_iterations:
             chunk = min(iterations_per_eval, config.num_iterations - done_iterations)
-            state, metrics = trainer.run(state, chunk)
+            elapsed, (state, metrics) = common.timed(trainer.run, state, chunk)
+            train_seconds += elapsed.seconds
             if first_update_s is None:
                 first_update_s = trainer.timings["update"]
             done_iterations += chunk
             curve.extend(np.asarray(metrics["episode_return"]).tolist())
             print(
                 f"  seed {seed} iteration {done_iterations}/{config.num_iterations}: training "
-                f"return {curve[-1]:7.1f}, {time.perf_counter() - start - eval_seconds:6.1f} s",
+                f"return {curve[-1]:7.1f}, {train_seconds:6.1f} s",
                 flush=True,
             )
-            evaluate(state.agent.params, int(state.env_steps), len(evaluations))
-        total = time.perf_counter() - start - eval_seconds
-        timings = dict(trainer.timings)
-    final_key = jax.random.key(20_000 + seed)
-    final = {
-        mode: np.asarray(
-            evaluate_host(
-                config,
-                env,
-                env_params,
-                state.agent.params,
-                final_key,
-                args.final_eval_episodes,
-                greedy=mode == "greedy",
+            elapsed, record = common.timed(
+                evaluate, state.agent.params, state.env_steps.value(), len(evaluations)
             )
-        )
-        for mode in ("stochastic", "greedy")
-    }
-    env_steps = int(state.env_steps)
+            eval_seconds += elapsed.seconds
+            evaluations.append(record)
+            print(
+                f"  seed {seed} eval at {record['env_steps']:>8d} steps: stochastic "
+                f"{record['stochastic_mean']:7.1f} +- {record['stochastic_std']:5.1f}, greedy "
+                f"{record['greedy_mean']:7.1f} +- {record['greedy_std']:5.1f}",
+                flush=True,
+            )
+        timings = dict(trainer.timings)
+        final_key = jax.random.key(20_000 + seed)
+        final = {
+            mode: returns(
+                state.agent.params, final_key, args.final_eval_episodes, greedy=mode == "greedy"
+            )
+            for mode in ("stochastic", "greedy")
+        }
+    env_steps = state.env_steps.value()
     reached = [e["env_steps"] for e in evaluations if e["stochastic_mean"] >= TARGET_RETURN]
+    finished = [value for value in curve[-10:] if not np.isnan(value)]
     return {
         "seed": seed,
         "env_steps": env_steps,
-        "train_seconds": total,
-        "env_steps_per_s": env_steps / total,
+        "train_seconds": train_seconds,
+        "env_steps_per_s": env_steps / train_seconds,
         "timings": timings,
         "first_chunk_update_s": first_update_s,
         "eval_seconds": eval_seconds,
         "final": {
-            f"{mode}_{stat}": float(getattr(np, stat)(returns))
-            for mode, returns in final.items()
+            f"{mode}_{stat}": float(getattr(np, stat)(values))
+            for mode, values in final.items()
             for stat in ("mean", "std")
         },
         "final_episodes": args.final_eval_episodes,
-        "training_return_last_10": float(np.mean(curve[-10:])),
+        "training_return_last_10": float(np.mean(finished)) if finished else float("nan"),
         "best": max(evaluations, key=lambda e: e["stochastic_mean"]),
         "steps_to_target": reached[0] if reached else None,
         "evaluations": evaluations,

@@ -20,13 +20,13 @@ rejax side: ``benchmarks/baselines/rejax_ppo.py`` in rejax's own virtual environ
 (``--rejax-python``, default ``/work/venv-rejax/bin/python``; rejax 0.1.3 installs with
 jax 0.10.2 and gymnax 1.0.1, the versions jaxpg uses), evaluation turned off so that training
 alone is timed. jaxpg side: ``jax.jit(jaxpg.make_train(PPOConfig(...), env, env_params))``.
-Both sides are measured the same way: compile = ``jax.jit(f).lower(key).compile()`` (trace,
-lower, XLA), then one run and ``--repeats`` timed runs of the compiled function on fresh
-keys; env-steps/s = 100,000 / median. Also both with ``--vmap-seeds`` seeds in one
-``jax.jit(jax.vmap(train))`` call. The sides alternate ``--rounds`` times (rejax process, then
-jaxpg), so a change in the machine's load hits both; the headline is the median of every
-timed run of all rounds. After timing, each side evaluates its last agent over 128 episodes
-with its own evaluator (sampled actions), a check that both learned.
+Both sides are measured by the same function, `benchmarks.common.time_on_keys`: compile =
+``jax.jit(f).lower(key).compile()`` (trace, lower, XLA), then one run and ``--repeats`` timed runs
+of the compiled function on fresh keys; env-steps/s = 100,000 / median. Also both with
+``--vmap-seeds`` seeds in one ``jax.jit(jax.vmap(train))`` call. The sides alternate ``--rounds``
+times (rejax process, then jaxpg), so a change in the machine's load hits both; the headline is the
+median of every timed run of all rounds. After timing, each side evaluates its last agent over 128
+episodes with its own evaluator (sampled actions), a check that both learned.
 
 Run from the repository root::
 
@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,42 +81,15 @@ def jaxpg_config(total_timesteps: int) -> PPOConfig:
     return PPOConfig(total_timesteps=total_timesteps, **REJAX_CARTPOLE)
 
 
-def measure_aot(fn: Callable, make_key: Callable[[int], Any], repeats: int) -> tuple[dict, Any]:
-    """Compiles ``fn`` ahead of time, runs it once, then times ``repeats`` runs.
-
-    The same procedure as ``benchmarks/baselines/rejax_ppo.py``'s ``measure``.
-
-    Returns:
-        ``(record, last_output)``; the record holds ``compile_s``, ``first_run_s``,
-        ``runs_s``, ``median_s`` and the 1-minute load average.
-    """
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(make_key(0)).compile()
-    compile_s = time.perf_counter() - start
-    keys = [jax.block_until_ready(make_key(index)) for index in range(repeats + 1)]
-    times = []
-    for key in keys:
-        start = time.perf_counter()
-        output = jax.block_until_ready(compiled(key))
-        times.append(time.perf_counter() - start)
-    record = {
-        "compile_s": compile_s,
-        "first_run_s": times[0],
-        "runs_s": times[1:],
-        "median_s": statistics.median(times[1:]),
-        "load_average_1min": float(common.load_average().split(" / ")[0]),
-    }
-    return record, output
-
-
 def run_jaxpg(args: argparse.Namespace) -> dict[str, Any]:
     """jaxpg's side of one round (same fields as the rejax script's JSON)."""
     env, env_params = jaxpg.make_env(ENV_ID)
     config = jaxpg_config(args.total_timesteps)
-    train = jaxpg.make_train(config, env, env_params)
+    policy = jaxpg.networks.default_policy(config, env, env_params)
+    train = jaxpg.make_train(config, env, env_params, policy=policy)
     steps = config.num_iterations * config.batch_size
     record: dict[str, Any] = {"library": "jaxpg", "env_steps": steps}
-    single, result = measure_aot(train, jax.random.key, args.repeats)
+    single, result = common.time_on_keys(train, jax.random.key, args.repeats)
     single["env_steps_per_s"] = steps / single["median_s"]
     record["single"] = single
     if args.vmap_seeds:
@@ -127,7 +98,7 @@ def run_jaxpg(args: argparse.Namespace) -> dict[str, Any]:
         def make_keys(index: int) -> jax.Array:
             return jax.random.split(jax.random.key(1000 + index), seeds)
 
-        vmapped, _ = measure_aot(jax.vmap(train), make_keys, args.vmap_repeats)
+        vmapped, _ = common.time_on_keys(jax.vmap(train), make_keys, args.vmap_repeats)
         vmapped.update(
             seeds=seeds,
             env_steps_per_s=seeds * steps / vmapped["median_s"],
@@ -135,7 +106,13 @@ def run_jaxpg(args: argparse.Namespace) -> dict[str, Any]:
         )
         record["vmapped"] = vmapped
     returns = jaxpg.evaluate(
-        config, env, env_params, result.params, jax.random.key(12345), num_episodes=128
+        config,
+        env,
+        env_params,
+        result.params,
+        jax.random.key(12345),
+        num_episodes=128,
+        policy=policy,
     )
     record["final_return_mean"] = float(returns.mean())
     return record

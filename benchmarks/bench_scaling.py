@@ -8,16 +8,17 @@ Two measurements, in one run:
    call time / seeds. Target: at 64 seeds, at most 1/8 of the single-seed time.
 2. **Batch size.** Env-steps/s of a full TRPO training iteration (rollout of 128 steps, GAE,
    conjugate gradient, line search, critic fit) as ``num_envs`` goes 1, 4, 16, ... 4096,
-   other settings at ``TRPOConfig``'s defaults: ``jax.jit(trainer.run, static_argnums=1)``
-   over ``n`` iterations (`jaxpg.train.make_trainer`), ``n`` chosen so that a call holds about
+   other settings at ``TRPOConfig``'s defaults: ``trainer.run`` over ``n`` iterations
+   (`jaxpg.train.make_trainer`), ``n`` chosen so that a call holds about
    ``--steps-per-call`` env steps (at least 1 iteration). Beside it, the rollout alone (the
    same policy network sampling the same 128 steps, `jaxpg.rollout.rollout`, reduced to sums so
    nothing is dead code); the update's share is the difference. The reasons for the curve's
    shape are written into the section (see `explain_batch_scaling`).
 
 Every figure is the median of ``--repeats`` (>= 3) calls on fresh keys or freshly
-initialised states after a first call (trace, compile, run) that is timed apart
-(`benchmarks.common.time_jitted`); compile = first call minus the median.
+initialised states after a first run, the function compiled ahead of time
+(``jax.jit(f).lower(...).compile()``) and its compile time reported apart
+(`benchmarks.common.compile_and_time`).
 
 Run from the repository root::
 
@@ -76,27 +77,29 @@ def measure_seeds(name: str, config: Any, seeds: int, repeats: int) -> SeedTimin
     """Times ``jit(train)`` (1 seed) or ``jit(vmap(train))`` on fresh keys."""
     env, env_params = jaxpg.make_env(ENV_ID)
     train = jaxpg.make_train(config, env, env_params)
-    function = jax.jit(train) if seeds == 1 else jax.jit(jax.vmap(train))
 
     def make_key(index: int) -> jax.Array:
         key = jax.random.key(100 * seeds + index)
         return key if seeds == 1 else jax.random.split(key, seeds)
 
-    keys = [jax.block_until_ready(make_key(index)) for index in range(repeats + 1)]
-    final_returns = []
-
-    def call(index: int) -> None:
-        returns = jax.block_until_ready(function(keys[index]).metrics["episode_return"])
-        final_returns.append(float(np.median(np.asarray(returns)[..., -1])))
-
     load = common.load_average()
-    timing = common.time_call(call, repeats)
+    timing, results = common.compile_and_time(
+        train if seeds == 1 else jax.vmap(train),
+        make_key(0),
+        repeats=repeats,
+        fresh_args=lambda index: (make_key(index),),
+    )
+    # NaN: a seed that has not finished an episode yet.
+    final_returns = [
+        float(np.nanmedian(np.asarray(result.metrics["episode_return"])[..., -1]))
+        for result in results
+    ]
     return SeedTiming(
         name,
         seeds,
         config.num_iterations * config.batch_size,
         timing,
-        float(np.median(final_returns)),
+        float(np.nanmedian(final_returns)),
         load,
     )
 
@@ -139,18 +142,20 @@ def measure_batch(num_envs: int, steps_per_call: int, repeats: int) -> BatchTimi
     trainer = make_trainer(config, env, env_params)
     iterations = max(1, steps_per_call // config.batch_size)
     init = jax.jit(trainer.init)
-    run = jax.jit(trainer.run, static_argnums=1)
 
     def make_state(index: int) -> tuple[Any]:
         return (init(jax.random.key(index)),)
 
     load = common.load_average()
-    # The returned sum depends on every iteration's update (through the policy) and rollout.
-    iteration = common.time_jitted(
-        lambda state: run(state, iterations)[1]["episode_return"].sum(), make_state, repeats
+    # The whole (state, metrics) is returned: a sum of metrics would leave the last update dead
+    # code (it changes only the returned agent), and with n = 1 the only update.
+    iteration, _ = common.compile_and_time(
+        lambda state: trainer.run(state, iterations),
+        *make_state(0),
+        repeats=repeats,
+        fresh_args=make_state,
     )
 
-    @jax.jit
     def rollouts(state: Any) -> jax.Array:
         policy_fn = trainer.algorithm.behaviour(state.agent, state.iteration)
 
@@ -177,7 +182,9 @@ def measure_batch(num_envs: int, steps_per_call: int, repeats: int) -> BatchTimi
 
         return jax.lax.fori_loop(0, iterations, one, (state.rollout, jnp.zeros(())))[1]
 
-    rollout = common.time_jitted(rollouts, make_state, repeats)
+    rollout, _ = common.compile_and_time(
+        rollouts, *make_state(0), repeats=repeats, fresh_args=make_state
+    )
     return BatchTiming(num_envs, config.batch_size, iterations, iteration, rollout, load)
 
 
@@ -286,11 +293,12 @@ def measure_breakdown(num_envs: int, steps_per_call: int, repeats: int) -> dict[
         config = jaxpg.TRPOConfig(num_envs=num_envs, total_timesteps=num_envs * 256, **overrides)
         trainer = make_trainer(config, env, env_params)
         iterations = max(1, steps_per_call // config.batch_size)
-        init, run = jax.jit(trainer.init), jax.jit(trainer.run, static_argnums=1)
-        timing = common.time_jitted(
-            lambda state, run=run, n=iterations: run(state, n)[1]["episode_return"].sum(),
-            lambda index, init=init: (init(jax.random.key(index)),),
-            repeats,
+        init = jax.jit(trainer.init)
+        timing, _ = common.compile_and_time(
+            lambda state, run=trainer.run, n=iterations: run(state, n),
+            init(jax.random.key(0)),
+            repeats=repeats,
+            fresh_args=lambda index, init=init: (init(jax.random.key(index)),),
         )
         out[name] = timing.median / iterations
         out["iterations"] = iterations
@@ -399,7 +407,7 @@ def report(
                     f"{t.seconds_per_seed * 100_000 / t.env_steps:.2f} s",
                     f"{fraction:.2f}x" if t.seeds > 1 else "1x",
                     f"{t.seeds * t.env_steps / t.timing.median / 1e3:,.0f}k",
-                    f"{t.timing.compile:.1f} s",
+                    f"{t.timing.compile_s:.1f} s",
                     f"{t.final_return:.0f}",
                     t.load_average.split(" / ")[0],
                 ]
@@ -422,7 +430,7 @@ def report(
             f"{t.steps_per_second:,.0f}",
             f"{t.rollout_steps_per_second:,.0f}",
             f"{t.update_share:.0%}",
-            f"{t.iteration.compile:.1f} s",
+            f"{t.iteration.compile_s:.1f} s",
             t.load_average.split(" / ")[0],
         ]
         for t in batches
@@ -462,7 +470,7 @@ def report(
         + "\n\n### Batch size of a TRPO iteration\n\n"
         "`TRPOConfig(num_envs=N)`, other fields at their defaults (128 steps per env per "
         "iteration, 64x64 tanh policy and critic, 10 CG iterations, 10 backtracks at most, "
-        "critic 20 epochs x 4 minibatches): `jax.jit(trainer.run, static_argnums=1)` over "
+        "critic 20 epochs x 4 minibatches): `trainer.run`, compiled ahead of time, over "
         f"n iterations (about {args.steps_per_call:,} env steps per call, n >= 1), median "
         f"of {args.repeats} calls from freshly initialised states; the rollout alone is the "
         "same policy sampling the same number of steps. Figure: "
@@ -546,7 +554,7 @@ def main() -> None:
                 seeds.append(t)
                 print(
                     f"{name} {count} seed(s): {t.timing.median:.2f} s per call, "
-                    f"{t.seconds_per_seed:.3f} s per seed, compile {t.timing.compile:.1f} s, "
+                    f"{t.seconds_per_seed:.3f} s per seed, compile {t.timing.compile_s:.1f} s, "
                     f"final return {t.final_return:.0f}, load {t.load_average}",
                     flush=True,
                 )
@@ -559,7 +567,7 @@ def main() -> None:
             print(
                 f"TRPO num_envs {num_envs}: {t.iteration_seconds * 1e3:.1f} ms per iteration, "
                 f"{t.steps_per_second:,.0f} env-steps/s (rollout alone "
-                f"{t.rollout_steps_per_second:,.0f}), compile {t.iteration.compile:.1f} s, "
+                f"{t.rollout_steps_per_second:,.0f}), compile {t.iteration.compile_s:.1f} s, "
                 f"load {t.load_average}",
                 flush=True,
             )

@@ -13,21 +13,21 @@ steps = 1,024 steps per iteration, so 97 iterations = 99,328 env steps; 64x64 ta
 max_kl 0.01, damping 0.1, 10 CG iterations, gae_lambda 0.98, critic: 20 epochs x 4
 minibatches of Adam 1e-3).
 
-* Throughput: ``jax.jit(jaxpg.make_train(config, env, env_params))`` timed with
-  `common.time_jitted`: the first call (trace, compile, run) apart, then the median of
-  ``--repeats`` calls with fresh keys; env-steps/s = env steps / median. Compile time = first
-  call minus median; JAX's own trace / lower / XLA-compile durations (``jax.monitoring``
-  events) are reported beside it. Four rows: one seed and ``--vmap-seeds`` seeds vmapped in
-  one call (``jax.jit(jax.vmap(train))``, aggregate env-steps/s, as JAX users sweep seeds),
-  each with ``jax.random.key(seed)`` (default impl, threefry2x32) and with
-  ``impl="philox2x32"`` keys (jaxpg takes any key type; philox is cheaper on CPU). Each
-  measurement runs in a fresh process (``--child-throughput``), so every compile time is a
-  cold one, and a process that hangs is killed after ``--timeout`` seconds and reported
-  instead of stopping the benchmark (the vmapped runs go last: ``jit(vmap(train))`` has hung
-  on this 2-core machine inside XLA:CPU's batched LAPACK QR of the orthogonal initialiser).
+* Throughput: ``jaxpg.make_train(config, env, env_params)`` timed with
+  `common.compile_and_time`: compiled ahead of time (``jax.jit(train).lower(key).compile()``,
+  the compile time), one first run, then the median of ``--repeats`` runs with fresh keys;
+  env-steps/s = env steps / median. JAX's own trace / lower / XLA-compile durations
+  (``jax.monitoring`` events) are reported beside the compile time. Four rows: one seed and
+  ``--vmap-seeds`` seeds vmapped in one call (``jax.jit(jax.vmap(train))``, aggregate
+  env-steps/s, as JAX users sweep seeds), each with ``jax.random.key(seed)`` (default impl,
+  threefry2x32) and with ``impl="philox2x32"`` keys (jaxpg takes any key type; philox is cheaper
+  on CPU). Each measurement runs in a fresh process (``--child-throughput``), so every compile
+  time is a cold one, and a process that hangs is killed after ``--timeout`` seconds and
+  reported instead of stopping the benchmark (the vmapped runs go last: ``jit(vmap(train))`` has
+  hung on this 2-core machine inside XLA:CPU's batched LAPACK QR of the orthogonal initialiser).
 * Time to 475: ``benchmarks/trpo_to_475.py`` as a subprocess per seed (its clock starts at the
-  top of its file, before ``import jax``): chunks of 10 iterations through one compiled
-  ``jax.jit(trainer.run, static_argnums=1)``, after each chunk 20 evaluation episodes
+  top of its file, before ``import jax``): chunks of 10 iterations through one ahead-of-time
+  compiled ``trainer.run`` (`common.compile_ahead`), after each chunk 20 evaluation episodes
   (stochastic, the headline; greedy too), evaluation time measured and subtracted.
 
 sb3-contrib side: ``benchmarks/baselines/sb3_trpo.py`` (RL-Zoo's CartPole-v1 entry: 2 envs,
@@ -99,7 +99,7 @@ class Throughput(NamedTuple):
         seeds: seeds per call (1: ``jit(train)``; more: ``jit(vmap(train))``).
         env_steps: environment steps per seed per call.
         timing: first call and steady-state calls (`common.Timing`).
-        compile_events: JAX's trace / lower / xla_compile seconds during the first call.
+        compile_events: JAX's trace / lower / xla_compile seconds while compiling.
         final_returns: each call's last ``episode_return`` metric (median over seeds).
         load_average: 1/5/15-minute load averages before the measurement.
     """
@@ -123,34 +123,33 @@ def measure_throughput(
     """Times ``jit(train)`` (``seeds == 1``) or ``jit(vmap(train))`` on fresh keys."""
     env, env_params = jaxpg.make_env(ENV_ID)
     train = jaxpg.make_train(config, env, env_params)
-    function = jax.jit(train) if seeds == 1 else jax.jit(jax.vmap(train))
 
     def make_key(index: int) -> jax.Array:
         key = jax.random.key(index, impl=key_impl)
         return key if seeds == 1 else jax.random.split(key, seeds)
 
-    keys = [jax.block_until_ready(make_key(index)) for index in range(repeats + 1)]
-    final_returns = []
+    # Built first, so that the compile events below are the train function's alone.
+    keys = jax.block_until_ready([make_key(index) for index in range(repeats + 1)])
     load_average = common.load_average()
     _compile_events.clear()
-    events: dict[str, float] = {}
-
-    def call(index: int) -> None:
-        result = jax.block_until_ready(function(keys[index]))
-        if index == 0:
-            events.update(_compile_events)
-        final_returns.append(
-            float(np.median(np.asarray(result.metrics["episode_return"])[..., -1]))
-        )
-
-    timing = common.time_call(call, repeats)
+    timing, results = common.compile_and_time(
+        train if seeds == 1 else jax.vmap(train),
+        keys[0],
+        repeats=repeats,
+        fresh_args=lambda index: (keys[index],),
+    )
+    # NaN: a seed that has not finished an episode yet.
+    final_returns = tuple(
+        float(np.nanmedian(np.asarray(result.metrics["episode_return"])[..., -1]))
+        for result in results
+    )
     return Throughput(
         key_impl=key_impl,
         seeds=seeds,
         env_steps=config.num_iterations * config.batch_size,
         timing=timing,
-        compile_events=events,
-        final_returns=tuple(final_returns),
+        compile_events=dict(_compile_events),
+        final_returns=final_returns,
         load_average=load_average,
     )
 
@@ -159,10 +158,7 @@ def throughput_record(t: Throughput) -> dict[str, Any]:
     """`Throughput` as JSON."""
     return {
         **{k: v for k, v in t._asdict().items() if k != "timing"},
-        "first_s": t.timing.first,
-        "runs_s": list(t.timing.runs),
-        "median_s": t.timing.median,
-        "compile_s": t.timing.compile,
+        **t.timing.record(),
         "steps_per_second": t.steps_per_second,
     }
 
@@ -173,7 +169,7 @@ def throughput_from_record(record: dict[str, Any]) -> Throughput:
         key_impl=record["key_impl"],
         seeds=record["seeds"],
         env_steps=record["env_steps"],
-        timing=common.Timing(record["first_s"], tuple(record["runs_s"])),
+        timing=common.Timing.from_record(record),
         compile_events=record["compile_events"],
         final_returns=tuple(record["final_returns"]),
         load_average=record["load_average"],
@@ -202,7 +198,7 @@ def run_throughput(
     t = throughput_from_record(record)
     print(
         f"jaxpg {seeds} seed(s) {key_impl}: {t.timing.median:.2f} s per call, "
-        f"{t.steps_per_second:,.0f} env-steps/s, compile {t.timing.compile:.1f} s "
+        f"{t.steps_per_second:,.0f} env-steps/s, compile {t.timing.compile_s:.1f} s "
         f"(XLA {t.compile_events.get('xla_compile', 0):.1f} s), load {t.load_average}",
         flush=True,
     )
@@ -332,10 +328,10 @@ def throughput_rows(
                 f"{t.timing.median:.2f} ({min(t.timing.runs):.2f}-{max(t.timing.runs):.2f})",
                 f"{t.steps_per_second:,.0f}",
                 ratio,
-                f"{t.timing.compile:.1f}",
+                f"{t.timing.compile_s:.1f}",
                 f"{events.get('trace', 0) + events.get('lower', 0):.1f} + "
                 f"{events.get('xla_compile', 0):.1f}",
-                f"{statistics.median(t.final_returns):.0f}",
+                f"{np.nanmedian(t.final_returns):.0f}",
                 t.load_average.split(" / ")[0],
             ]
         )
@@ -372,7 +368,7 @@ THROUGHPUT_HEADER = (
     "s per training run, median (range)",
     "env-steps/s",
     "vs sb3 (1 thread)",
-    "compile s (first - steady)",
+    "compile s (lower + compile)",
     "JAX trace+lower + XLA compile s",
     "final return",
     "load (1 min)",
@@ -476,9 +472,9 @@ def verdicts(
                 f"{_fmt(sb3_time)}): misses."
             )
     if headline:
-        compile_s = headline.timing.compile
+        compile_s = headline.timing.compile_s
         lines.append(
-            f"- **Compile time** of `jit(train)` (first call minus steady state): "
+            f"- **Compile time** of `jit(train)` (`jax.jit(train).lower(key).compile()`): "
             f"**{compile_s:.1f} s**, {_verdict(compile_s, TARGET_COMPILE_S, False)} the < "
             f"{TARGET_COMPILE_S:g} s target (XLA compile alone "
             f"{headline.compile_events.get('xla_compile', 0):.1f} s)."
@@ -519,9 +515,10 @@ def report(
         + "\n\n### Throughput of the whole training loop\n\n"
         f"jaxpg: `jaxpg.TRPOConfig(total_timesteps={args.total_timesteps:_})` defaults "
         f"(8 envs x 128 steps, {env_steps:,} env steps per seed), `jax.jit(jaxpg.make_train"
-        f"(...))` called on fresh keys; median of {args.repeats} calls ({args.vmap_repeats} "
-        "when vmapped) after the first, each row in a fresh process; env-steps/s = seeds x "
-        "env steps / median. Compile = first call minus the median; the next column splits "
+        f"(...))` compiled ahead of time, then called on fresh keys; median of {args.repeats} "
+        f"calls ({args.vmap_repeats} when vmapped) after the first, each row in a fresh "
+        "process; env-steps/s = seeds x env steps / median. Compile = "
+        "`jax.jit(train).lower(key).compile()`, timed apart; the next column splits "
         "JAX's own compile events "
         "(tracing + lowering to MLIR, then XLA). sb3-contrib: env steps run / time in "
         "`learn()` (its evaluation callback subtracted). Final return: the last iteration's "
@@ -534,8 +531,8 @@ def report(
         "Each run is a fresh process whose clock starts before its first import, so imports "
         "(`import jax, jaxpg`; torch and sb3), tracing and compilation count; evaluation time "
         "is measured and subtracted on both sides. jaxpg: `benchmarks/trpo_to_475.py`, "
-        "chunks of 10 iterations (10,240 steps) through one compiled "
-        "`jax.jit(trainer.run, static_argnums=1)`, then 20 evaluation episodes with "
+        "chunks of 10 iterations (10,240 steps) through one ahead-of-time compiled "
+        "`trainer.run`, then 20 evaluation episodes with "
         "`jaxpg.evaluate`, sampled (stochastic, the headline: stricter) and greedy; sb3: "
         "every 10,000 steps, 10 deterministic episodes (RL-Zoo's evaluation). The first "
         "chunk's time holds its compilation.\n\n"

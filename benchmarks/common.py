@@ -1,13 +1,19 @@
 """Shared helpers of the benchmark scripts: timing, the machine's description, RESULTS.md.
 
-Timing conventions, used by every script:
+Timing, one way for every script (peer baselines included):
 
-* a jitted function is timed with `jax.block_until_ready` on its output, and the function
-  returns sums of what it computed, so XLA cannot delete the work as dead code;
-* the first call (trace, compile, run) is timed apart; the reported compile time is that first
-  call minus the steady-state median of the same call;
-* steady state is the median of ``repeats`` further calls (each with a fresh key where the
-  function takes one).
+* `timed` is the stopwatch: wall-clock (`time.perf_counter`) and process CPU seconds of one
+  call. It imports nothing, so the PyTorch and sb3 peers use it too.
+* `compile_and_time` measures a JAX function: ``jax.jit(fn).lower(*args).compile()`` timed
+  apart (tracing, lowering, XLA compilation), then a first run and ``repeats`` further runs of
+  the compiled function, each waited for with `jax.block_until_ready`; the steady state is
+  the median of the further runs. Every run's arguments are built, and made ready, before
+  anything is timed (``fresh_args`` gives each run a fresh key or state). The benchmarked
+  function returns what it computed (or sums of it), so XLA cannot delete the work as dead
+  code.
+* `compile_ahead` and `run_compiled` are its two halves, for a script that calls one
+  compiled function with several settings (`benchmarks.bench_envs` calibrates its run length
+  with them).
 
 `write_section` replaces one marked section of ``benchmarks/RESULTS.md``
 (``<!-- BEGIN name -->`` ... ``<!-- END name -->``), so several scripts share the file.
@@ -40,59 +46,133 @@ _RESULTS_HEADER = (
 )
 
 
-class Timing(NamedTuple):
-    """Wall-clock seconds of one benchmarked call.
+class Elapsed(NamedTuple):
+    """Seconds one call took.
 
     Attributes:
-        first: the first call (tracing, compilation and one run).
-        runs: the steady-state calls that followed, in order.
+        seconds: wall-clock (`time.perf_counter`).
+        cpu_seconds: CPU time of this process, all threads (`time.process_time`).
     """
 
-    first: float
+    seconds: float
+    cpu_seconds: float
+
+
+def timed(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Elapsed, Any]:
+    """Runs ``call(*args, **kwargs)`` once; its `Elapsed` and its output.
+
+    The call must wait for its own work: wrap JAX calls in `jax.block_until_ready` (as
+    `run_compiled` does), or the clock stops at dispatch.
+    """
+    start, cpu_start = time.perf_counter(), time.process_time()
+    output = call(*args, **kwargs)
+    return Elapsed(time.perf_counter() - start, time.process_time() - cpu_start), output
+
+
+class Timing(NamedTuple):
+    """Wall-clock seconds of one benchmarked JAX function (see `compile_and_time`).
+
+    Attributes:
+        compile_s: ``jax.jit(fn).lower(*args).compile()``: tracing, lowering, XLA compilation.
+        first_run_s: the first run of the compiled function.
+        runs: the steady-state runs that followed, in order (may be empty).
+    """
+
+    compile_s: float
+    first_run_s: float
     runs: tuple[float, ...]
 
     @property
     def median(self) -> float:
-        """Median steady-state seconds."""
-        return statistics.median(self.runs)
+        """Median steady-state seconds (the first run's when there were no further runs)."""
+        return statistics.median(self.runs) if self.runs else self.first_run_s
 
-    @property
-    def compile(self) -> float:
-        """First call minus the steady-state median: tracing and compilation."""
-        return max(self.first - self.median, 0.0)
+    def record(self) -> dict[str, Any]:
+        """As JSON fields: ``compile_s``, ``first_run_s``, ``runs_s``, ``median_s``."""
+        return {
+            "compile_s": self.compile_s,
+            "first_run_s": self.first_run_s,
+            "runs_s": list(self.runs),
+            "median_s": self.median,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Timing:
+        """The inverse of `record`."""
+        return cls(record["compile_s"], record["first_run_s"], tuple(record["runs_s"]))
 
 
-def time_call(call: Callable[[int], Any], repeats: int) -> Timing:
-    """Times ``call(0)`` once, then ``call(1) ... call(repeats)``.
-
-    Args:
-        call: runs the benchmarked work once and waits for it (``jax.block_until_ready``);
-            its argument is the index of the call, to derive a fresh key from.
-        repeats: number of steady-state calls (>= 1).
+def compile_ahead(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``jax.jit(fn).lower(*args).compile()`` and the seconds it took.
 
     Returns:
-        The `Timing`.
-    """
-    start = time.perf_counter()
-    call(0)
-    first = time.perf_counter() - start
-    runs = []
-    for index in range(1, repeats + 1):
-        start = time.perf_counter()
-        call(index)
-        runs.append(time.perf_counter() - start)
-    return Timing(first, tuple(runs))
-
-
-def time_jitted(fn: Callable[..., Any], make_args: Callable[[int], tuple], repeats: int) -> Timing:
-    """`time_call` for a jitted function: ``fn(*make_args(i))``, blocked until ready.
-
-    The arguments of every call are built (and made ready) before any timing starts.
+        ``(compiled, compile_s)``; call ``compiled`` with arguments of the same shapes and
+        types as ``args``.
     """
     import jax
 
-    arguments = [jax.block_until_ready(make_args(index)) for index in range(repeats + 1)]
-    return time_call(lambda index: jax.block_until_ready(fn(*arguments[index])), repeats)
+    elapsed, compiled = timed(lambda: jax.jit(fn).lower(*args).compile())
+    return compiled, elapsed.seconds
+
+
+def run_compiled(compiled: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """Wall-clock seconds of ``compiled(*args)``, waited for, and its output."""
+    import jax
+
+    elapsed, output = timed(lambda: jax.block_until_ready(compiled(*args)))
+    return elapsed.seconds, output
+
+
+def compile_and_time(
+    fn: Callable[..., Any],
+    *args: Any,
+    repeats: int,
+    fresh_args: Callable[[int], tuple] | None = None,
+) -> tuple[Timing, list[Any]]:
+    """Compiles ``fn`` ahead of time, then times a first run and ``repeats`` more.
+
+    Args:
+        fn: the function to benchmark (not yet jitted; ``jax.vmap(train)`` is fine). Its
+            outputs should depend on all the work, so that none is dead code.
+        *args: arguments of the compilation and of the first run.
+        repeats: steady-state runs after the first (>= 0).
+        fresh_args: ``index -> args`` of steady-state run ``index`` (1 ... ``repeats``), e.g.
+            a fresh key; None: every run gets ``args``.
+
+    Returns:
+        ``(timing, outputs)``: the `Timing`, and the output of every run, the first run's
+        first.
+    """
+    import jax
+
+    arguments = [args] + [
+        args if fresh_args is None else tuple(fresh_args(index)) for index in range(1, repeats + 1)
+    ]
+    arguments = jax.block_until_ready(arguments)
+    compiled, compile_s = compile_ahead(fn, *args)
+    seconds, outputs = [], []
+    for call_args in arguments:
+        run_s, output = run_compiled(compiled, *call_args)
+        seconds.append(run_s)
+        outputs.append(output)
+    return Timing(compile_s, seconds[0], tuple(seconds[1:])), outputs
+
+
+def time_on_keys(
+    fn: Callable[[Any], Any], make_key: Callable[[int], Any], repeats: int
+) -> tuple[dict[str, Any], Any]:
+    """`compile_and_time` of ``fn(key)`` on keys ``make_key(0)`` (compilation and first run),
+    ``make_key(1)``, ... ``make_key(repeats)``; how a whole training run is timed on both sides
+    of a JAX-against-JAX comparison.
+
+    Returns:
+        ``(record, last_output)``: `Timing.record` with ``load_average_1min`` (after the runs),
+        and the output of the last run.
+    """
+    timing, outputs = compile_and_time(
+        fn, make_key(0), repeats=repeats, fresh_args=lambda index: (make_key(index),)
+    )
+    return {**timing.record(), "load_average_1min": os.getloadavg()[0]}, outputs[-1]
 
 
 def cpu_model() -> str:
@@ -235,10 +315,15 @@ def run_json(command: list[str], timeout: float | None = None) -> dict[str, Any]
             "error": f"{command[0]} not found (see benchmarks/baselines/README.md)",
             "command": shown,
         }
-    start = time.time()
     try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, check=False, cwd=REPOSITORY, timeout=timeout
+        elapsed, completed = timed(
+            subprocess.run,
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPOSITORY,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return {
@@ -251,5 +336,5 @@ def run_json(command: list[str], timeout: float | None = None) -> dict[str, Any]
         return {"error": f"exit {completed.returncode}: {' / '.join(tail)}", "command": shown}
     record = json.loads(lines[-1])
     record["command"] = shown
-    record["process_wall_s"] = time.time() - start
+    record["process_wall_s"] = elapsed.seconds
     return record

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from benchmarks import common
@@ -55,9 +54,10 @@ def run_script(name: str, args: argparse.Namespace) -> tuple[int, float, list[st
         args.json_dir.mkdir(parents=True, exist_ok=True)
         command += ["--json", str(args.json_dir / f"{name}.json")]
     print(f"\n=== {name}: {' '.join(command[1:])} (load {common.load_average()})", flush=True)
-    start = time.perf_counter()
-    status = subprocess.run(command, cwd=common.BENCHMARKS_DIR.parent, check=False).returncode
-    return status, time.perf_counter() - start, command
+    elapsed, completed = common.timed(
+        subprocess.run, command, cwd=common.BENCHMARKS_DIR.parent, check=False
+    )
+    return completed.returncode, elapsed.seconds, command
 
 
 def main() -> None:
@@ -71,7 +71,6 @@ def main() -> None:
 
     selected = [name for name in (args.only or SCRIPTS) if name not in args.skip]
     outcomes = []
-    total_start = time.perf_counter()
     for name in selected:
         if not script_path(name).exists():
             print(f"\n=== {name}: {script_path(name).name} not present, skipped", flush=True)
@@ -79,7 +78,7 @@ def main() -> None:
             continue
         status, seconds, command = run_script(name, args)
         outcomes.append((name, "ok" if status == 0 else f"exit {status}", seconds, command))
-    total = time.perf_counter() - total_start
+    total = sum(seconds for _, _, seconds, _ in outcomes)
 
     rows = [
         [

@@ -7,16 +7,19 @@ jaxpg, tracing and compilation. It prints one JSON line.
 
 What it does: ``jaxpg.TRPOConfig(total_timesteps=...)`` (defaults otherwise: 8 envs x 128
 steps, so 1,024 env steps per iteration) trained in chunks with
-``trainer = jaxpg.make_trainer(...)`` and ``run = jax.jit(trainer.run, static_argnums=1)``,
-``--chunk`` iterations per call (one compilation serves every chunk). After each chunk the
-policy is evaluated with ``jaxpg.evaluate`` (jitted) over ``--eval-episodes`` episodes, twice:
+``trainer = jaxpg.make_trainer(...)``: ``trainer.run(state, chunk)`` for ``--chunk``
+iterations, compiled once ahead of time (`benchmarks.common.compile_ahead`, the compile
+helper of every benchmark) and called for every chunk. After each chunk the policy
+(``trainer.algorithm.policy``) is evaluated with ``jaxpg.evaluate`` (jitted) over
+``--eval-episodes`` episodes, twice:
 sampling actions (stochastic, the primary criterion: stricter) and taking the most probable
 action (greedy, as sb3_trpo.py and RL-Zoo evaluate). Chunks run until at least
 ``total_timesteps`` env steps are done (``ceil(iterations / chunk)`` chunks, so a few more
 iterations than ``total_timesteps // 1024`` when the chunk does not divide them: reported as
 ``env_steps``), like sb3 finishing its last rollout.
 
-Clocks (``time.time()``; every JAX call is waited for with ``jax.block_until_ready``):
+Clocks (``time.time()`` since process start; durations with `benchmarks.common.timed`;
+every JAX call is waited for with ``jax.block_until_ready``):
 
 * ``time_to_threshold_s``: process start until the end of the first chunk after which the
   stochastic evaluation's mean return is >= ``--threshold``; ``greedy_time_to_threshold_s``
@@ -26,9 +29,11 @@ Clocks (``time.time()``; every JAX call is waited for with ``jax.block_until_rea
   ``*_including_eval_s`` fields keep it.
 * ``process_start_to_train_end_s``: process start to the end of the last chunk (evals out).
 * ``import_s`` (``import jax, jaxpg``), ``setup_s`` (env, trainer, the jitted ``init``),
-  ``first_chunk_s`` (trace, compile and run of the first chunk), ``chunk_s_median`` (the
-  others), ``chunk_compile_s`` (first minus median), and ``compile_events_s``: JAX's own
-  trace / lower-to-MLIR / XLA-compile durations (``jax.monitoring``), summed per phase.
+  ``chunk_compile_s`` (``jax.jit(run).lower(state).compile()`` of the chunk),
+  ``first_chunk_s`` (that compilation and the first chunk's run), ``chunk_seconds`` (each
+  chunk's run), ``chunk_s_median`` (the runs after the first), and ``compile_events_s``:
+  JAX's own trace / lower-to-MLIR / XLA-compile durations (``jax.monitoring``), summed per
+  phase.
 
 Run from the repository root::
 
@@ -46,11 +51,15 @@ import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 from functools import partial  # noqa: E402
+from pathlib import Path  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 import jax  # noqa: E402
 
 import jaxpg  # noqa: E402
+from benchmarks import common  # noqa: E402  (standard library only)
 
 _IMPORTS_DONE = time.time()
 
@@ -113,7 +122,6 @@ def main() -> None:
     env, env_params = jaxpg.make_env(ENV_ID)
     config = jaxpg.TRPOConfig(total_timesteps=args.total_timesteps)
     trainer = jaxpg.make_trainer(config, env, env_params)
-    run = jax.jit(trainer.run, static_argnums=1)
     evaluations = {
         name: jax.jit(
             partial(
@@ -123,6 +131,7 @@ def main() -> None:
                 env_params,
                 num_episodes=args.eval_episodes,
                 greedy=greedy,
+                policy=trainer.algorithm.policy,
             )
         )
         for name, greedy in (("stochastic", False), ("greedy", True))
@@ -132,6 +141,8 @@ def main() -> None:
     state = jax.block_until_ready(jax.jit(trainer.init)(train_key))
     setup_end = time.time()
 
+    _phase = "train"
+    run, chunk_compile_s = common.compile_ahead(lambda state: trainer.run(state, args.chunk), state)
     num_chunks = math.ceil(config.num_iterations / args.chunk)
     eval_seconds = 0.0
     chunk_seconds: list[float] = []
@@ -139,19 +150,21 @@ def main() -> None:
     reached: dict[str, dict[str, float] | None] = {"stochastic": None, "greedy": None}
     for chunk in range(num_chunks):
         _phase = "train"
-        start = time.time()
-        state, metrics = run(state, args.chunk)
-        env_steps = int(jax.block_until_ready(state.env_steps))
+        seconds, (state, metrics) = common.run_compiled(run, state)
         end = time.time()
-        chunk_seconds.append(end - start)
+        chunk_seconds.append(seconds)
+        env_steps = state.env_steps.value()
 
         _phase = "eval"
         clock = end - _PROCESS_START - eval_seconds
-        means = {}
-        for name, evaluate in evaluations.items():
-            returns = evaluate(state.agent.params, jax.random.fold_in(eval_key, chunk))
-            means[name] = float(returns.mean())
-        eval_seconds += time.time() - end
+        elapsed, means = common.timed(
+            lambda params, key: {
+                name: float(evaluate(params, key).mean()) for name, evaluate in evaluations.items()
+            },
+            state.agent.params,
+            jax.random.fold_in(eval_key, chunk),
+        )
+        eval_seconds += elapsed.seconds
         curve.append(
             {
                 "env_steps": env_steps,
@@ -201,11 +214,9 @@ def main() -> None:
                 "process_start_to_train_end_s": train_end_clock,
                 "import_s": _IMPORTS_DONE - _PROCESS_START,
                 "setup_s": setup_end - setup_start,
-                "first_chunk_s": chunk_seconds[0],
+                "first_chunk_s": chunk_compile_s + chunk_seconds[0],
                 "chunk_s_median": chunk_median,
-                "chunk_compile_s": None
-                if chunk_median is None
-                else max(chunk_seconds[0] - chunk_median, 0.0),
+                "chunk_compile_s": chunk_compile_s,
                 "chunk_seconds": chunk_seconds,
                 "chunk_iterations": args.chunk,
                 "eval_s": eval_seconds,

@@ -1,22 +1,26 @@
-"""Checkpoints: a `TrainState` with its config and environment, in one msgpack file.
+"""Checkpoints: a `TrainState` (and optionally its config, metrics and metadata) in one file.
 
-A checkpoint holds everything needed to continue a run or evaluate its policy: the algorithm
-config, the environment id and options, every leaf of the `jaxpg.TrainState` (PRNG keys
-included, stored as their raw key data) and optionally the metrics recorded so far. It is
-written with flax's msgpack serialization (`flax.serialization.msgpack_serialize`), never with
-pickle, so loading a checkpoint cannot execute code. Writes are atomic: the bytes go to a
-temporary file that then replaces the target (`os.replace`), so an interrupted save leaves the
-previous checkpoint intact.
+A checkpoint holds every leaf of a `jaxpg.TrainState` (PRNG keys included, stored as their raw
+key data), the config it was trained with, the metrics recorded so far and free-form JSON
+metadata (the CLI keeps the environment id and seeds there). It is written with flax's msgpack
+serialization (`flax.serialization.msgpack_serialize`), never with pickle, so loading a
+checkpoint cannot execute code. Writes are atomic: the bytes go to a temporary file that then
+replaces the target (`os.replace`), so an interrupted save leaves the previous checkpoint intact.
 
-    >>> state = jax.jit(trainer.init)(jax.random.key(0))
-    >>> jaxpg.checkpoint.save("run.msgpack", config, "CartPole-v1", {}, state)
-    >>> config, env_id, env_kwargs, state = jaxpg.checkpoint.load("run.msgpack")
+Restoring needs a *target*: the structure to fill, which the caller knows (its trainer, its
+networks, its environment), so any run can be restored, on any environment, with any network::
 
-The state may be batched over seeds (``jax.vmap(trainer.init)(keys)``: every leaf has leading
-axes ``batch_shape``); the batch shape is stored and restored. Loading rebuilds the structure the
-config and environment imply (with `jax.eval_shape`, nothing is computed) and refuses a file
-whose arrays do not fit it, naming the leaf, so a checkpoint is never silently paired with the
-wrong network or environment.
+    >>> trainer = jaxpg.make_trainer(config, env, env_params, policy=my_policy)
+    >>> state, metrics = jax.jit(trainer.run, static_argnums=1)(trainer.init(key), 10)
+    >>> jaxpg.checkpoint.save("run.msgpack", state, config=config, metrics=metrics)
+    >>> restored = jaxpg.checkpoint.restore("run.msgpack", trainer.template)
+    >>> state = restored.state
+
+The target is a pytree of arrays or `jax.ShapeDtypeStruct` (``trainer.template(batch_shape)``),
+or a function ``batch_shape -> pytree`` (``trainer.template`` itself), called with the batch
+shape stored in the file (the leading axes of a state batched over seeds). A file whose arrays
+do not fit the target is refused with the leaves named, so a checkpoint is never silently
+paired with the wrong network or environment.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -31,53 +36,29 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from jaxpg.config import BaseConfig
-
 FORMAT = "jaxpg-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class Checkpoint(NamedTuple):
-    """A loaded checkpoint.
+    """A restored checkpoint.
 
     Attributes:
-        config: the algorithm config.
-        env_id: the environment id given to `jaxpg.make_env`.
-        env_kwargs: the environment options given to `jaxpg.make_env`.
-        state: the `TrainState` (leaves with leading axes ``batch_shape``).
+        state: the state (the target's structure, leaves with leading axes ``batch_shape``).
         metrics: dict of metric name to array ``[*batch_shape, iterations]`` (may be empty).
-        metadata: free-form JSON values stored alongside (e.g. seeds, the CLI's algorithm name).
+        config: the stored config as ``{"class": name, "fields": BaseConfig.to_dict()}``, or
+            None; rebuild it with ``ConfigClass.from_dict(config["fields"])``.
+        metadata: free-form JSON values stored alongside (e.g. the CLI's environment id).
+        batch_shape: the state's leading axes.
         jaxpg_version: the version of jaxpg that wrote the file.
     """
 
-    config: BaseConfig
-    env_id: str
-    env_kwargs: dict[str, Any]
     state: Any
     metrics: dict[str, np.ndarray]
+    config: dict[str, Any] | None
     metadata: dict[str, Any]
+    batch_shape: tuple[int, ...]
     jaxpg_version: str
-
-
-def config_classes() -> dict[str, type]:
-    """Config classes by class name (jaxpg's own, and any imported `BaseConfig` subclass)."""
-    from jaxpg import algorithms
-
-    classes: dict[str, type] = {}
-    pending = list(BaseConfig.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        classes.setdefault(cls.__name__, cls)
-        pending.extend(cls.__subclasses__())
-    for name in ("VPGConfig", "ActorCriticConfig", "TRPOConfig"):
-        classes[name] = getattr(algorithms, name)
-    try:
-        from jaxpg.algorithms.ppo import PPOConfig
-    except ImportError:  # pragma: no cover - PPO is optional while it is being written
-        pass
-    else:
-        classes["PPOConfig"] = PPOConfig
-    return classes
 
 
 def _version() -> str:
@@ -108,19 +89,20 @@ def _json_ready(value: Any) -> Any:
 
 
 def _batch_shape(state: Any) -> tuple[int, ...]:
-    iteration = getattr(state, "iteration", None)
-    if iteration is None:
-        raise ValueError("state must be a jaxpg TrainState (it has no `iteration` field)")
-    return tuple(np.shape(iteration))
+    progress = getattr(state, "progress", None)
+    if progress is None or not hasattr(progress, "iteration"):
+        raise ValueError(
+            "state must be a jaxpg TrainState (with progress.iteration); "
+            f"got {type(state).__name__}"
+        )
+    return tuple(np.shape(progress.iteration))
 
 
 def save(
     path: str | os.PathLike,
-    config: BaseConfig,
-    env_id: str,
-    env_kwargs: dict[str, Any] | None,
     state: Any,
     *,
+    config: Any = None,
     metrics: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
@@ -128,15 +110,13 @@ def save(
 
     Args:
         path: the file to write (conventionally ``checkpoint.msgpack``).
-        config: the algorithm config the state was trained with.
-        env_id: the environment id (as given to `jaxpg.make_env`).
-        env_kwargs: the environment options (JSON-ready values: numbers, strings, lists).
         state: a `TrainState`, possibly batched over seeds (leading axes on every leaf).
-        metrics: optional dict of metric name to array ``[*batch_shape, iterations]``.
-        metadata: optional JSON-ready values to keep alongside (returned by `load_checkpoint`).
+        config: the config the state was trained with (a `jaxpg.config.BaseConfig`), or None.
+        metrics: dict of metric name to array ``[*batch_shape, iterations]``, or None.
+        metadata: JSON-ready values to keep alongside (returned by `restore`), or None.
     """
-    if not isinstance(config, BaseConfig):
-        raise ValueError(f"config must be a jaxpg config; got {type(config).__name__}")
+    if config is not None and not (hasattr(config, "to_dict") and hasattr(config, "validate")):
+        raise ValueError(f"config must be a jaxpg config or None; got {type(config).__name__}")
     batch_shape = _batch_shape(state)
     leaves: dict[str, np.ndarray] = {}
     key_impls: dict[str, str] = {}
@@ -148,10 +128,11 @@ def save(
         leaves[name] = np.asarray(jax.device_get(leaf))
     meta = {
         "jaxpg_version": _version(),
-        "config_class": type(config).__name__,
-        "config": config.to_dict(),
-        "env_id": env_id,
-        "env_kwargs": _json_ready(dict(env_kwargs or {})),
+        "config": (
+            None
+            if config is None
+            else {"class": type(config).__name__, "fields": _json_ready(config.to_dict())}
+        ),
         "batch_shape": list(batch_shape),
         "key_impls": key_impls,
         "metadata": _json_ready(dict(metadata or {})),
@@ -201,54 +182,13 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's metadata (config dict, env id and options, ...) without its arrays."""
+    """The checkpoint's header without its arrays: ``jaxpg_version``, ``config`` (``{"class",
+    "fields"}`` or None), ``batch_shape``, ``key_impls`` and the user's ``metadata``."""
     return _read(path)[1]
 
 
-def config_from_dict(class_name: str, values: dict[str, Any]) -> BaseConfig:
-    """Rebuilds a config from its class name and `BaseConfig.to_dict` values."""
-    classes = config_classes()
-    if class_name not in classes:
-        raise ValueError(f"unknown config class {class_name!r}; known: {sorted(classes)}")
-    return classes[class_name].from_dict(values)
-
-
-def state_template(
-    config: BaseConfig, env: Any, env_params: Any, batch_shape: tuple[int, ...] = ()
-) -> Any:
-    """The `TrainState` structure (`jax.ShapeDtypeStruct` leaves) a config and env imply.
-
-    For a host-side (gymnasium) environment it is `jaxpg.host_train.host_state_template`'s.
-    """
-    from jaxpg.train import make_trainer
-
-    if getattr(env, "RUNS_ON_HOST", False):
-        from jaxpg.host_train import host_state_template
-
-        return host_state_template(config, env, env_params, tuple(batch_shape))
-
-    trainer = make_trainer(config, env, env_params)
-    single = jax.eval_shape(trainer.init, jax.random.key(0))
-    return jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(tuple(batch_shape) + tuple(leaf.shape), leaf.dtype),
-        single,
-    )
-
-
-def _describe_mismatch(differences: list[str], config: BaseConfig, env_id: str) -> str:
-    shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
-    return (
-        f"the checkpoint does not match {type(config).__name__} "
-        f"(hidden_sizes={config.hidden_sizes}, num_envs={config.num_envs}) on {env_id}: {shown}"
-    )
-
-
 def _restore_state(
-    template: Any,
-    leaves: dict[str, Any],
-    key_impls: dict[str, str],
-    config: BaseConfig,
-    env_id: str,
+    template: Any, leaves: dict[str, Any], key_impls: dict[str, str], path: str
 ) -> Any:
     paths_and_leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = {_leaf_name(leaf_path) for leaf_path, _ in paths_and_leaves}
@@ -267,7 +207,7 @@ def _restore_state(
                 continue
             restored.append(jax.random.wrap_key_data(jnp.asarray(array), impl=key_impls[name]))
             continue
-        if array.shape != spec.shape or array.dtype != spec.dtype:
+        if array.shape != tuple(spec.shape) or array.dtype != np.dtype(spec.dtype):
             differences.append(
                 f"{name} is {array.dtype}{list(array.shape)} in the file, "
                 f"{np.dtype(spec.dtype)}{list(spec.shape)} expected"
@@ -275,95 +215,74 @@ def _restore_state(
             continue
         restored.append(jnp.asarray(array))
     if differences:
-        raise ValueError(_describe_mismatch(differences, config, env_id))
+        shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
+        raise ValueError(
+            f"checkpoint {path} does not fit the target (another network, environment, "
+            f"num_envs or algorithm?): {shown}"
+        )
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
-def _check_expected(
-    path: Any,
-    meta: dict[str, Any],
-    config: BaseConfig | None,
-    env_id: str | None,
-    env_kwargs: dict[str, Any] | None,
-) -> None:
+def _check_config(path: str, stored: dict[str, Any] | None, config: Any) -> None:
+    if stored is None:
+        raise ValueError(f"checkpoint {path} holds no config to compare with")
     problems = []
-    if env_id is not None and env_id != meta["env_id"]:
-        problems.append(f"env_id is {meta['env_id']!r}, not {env_id!r}")
-    if env_kwargs is not None and _json_ready(dict(env_kwargs)) != meta["env_kwargs"]:
-        problems.append(f"env_kwargs are {meta['env_kwargs']}, not {_json_ready(env_kwargs)}")
-    if config is not None:
-        if type(config).__name__ != meta["config_class"]:
-            problems.append(f"the config is a {meta['config_class']}, not {type(config).__name__}")
-        else:
-            stored, given = meta["config"], _json_ready(config.to_dict())
-            for field in sorted(set(stored) | set(given)):
-                if stored.get(field) != given.get(field):
-                    problems.append(
-                        f"{field}={stored.get(field)!r} in the checkpoint, "
-                        f"{given.get(field)!r} expected"
-                    )
+    if type(config).__name__ != stored["class"]:
+        problems.append(f"the config is a {stored['class']}, not {type(config).__name__}")
+    else:
+        given = _json_ready(config.to_dict())
+        for field in sorted(set(stored["fields"]) | set(given)):
+            if stored["fields"].get(field) != given.get(field):
+                problems.append(
+                    f"{field}={stored['fields'].get(field)!r} in the checkpoint, "
+                    f"{given.get(field)!r} expected"
+                )
     if problems:
-        raise ValueError(f"checkpoint {os.fspath(path)} does not match: " + "; ".join(problems))
+        raise ValueError(f"checkpoint {path} does not match: " + "; ".join(problems))
 
 
-def load_checkpoint(
+def restore(
     path: str | os.PathLike,
+    target: Any | Callable[[tuple[int, ...]], Any],
     *,
-    config: BaseConfig | None = None,
-    env_id: str | None = None,
-    env_kwargs: dict[str, Any] | None = None,
+    config: Any = None,
 ) -> Checkpoint:
-    """Reads a checkpoint written by `save`.
+    """Reads a checkpoint written by `save` into the structure of ``target``.
 
     Args:
         path: the checkpoint file.
-        config: if given, the checkpoint's config must equal it (else ValueError).
-        env_id: if given, the checkpoint's environment id must equal it.
-        env_kwargs: if given, the checkpoint's environment options must equal them.
+        target: the state's structure: a pytree of arrays or `jax.ShapeDtypeStruct`
+            (``trainer.template((num_seeds,))``), or a function ``batch_shape -> pytree``
+            (``trainer.template``), called with the batch shape stored in the file.
+        config: if given, the stored config must equal it (else ValueError).
 
     Returns:
-        A `Checkpoint`. Its ``state`` has the structure the stored config and environment imply,
-        typed PRNG keys restored.
+        A `Checkpoint` (its ``state`` has typed PRNG keys restored).
 
     Raises:
-        ValueError: the file is not a jaxpg checkpoint, does not match the expectations, or its
-            arrays do not fit the stored config and environment (the message names the leaves).
+        ValueError: the file is not a jaxpg checkpoint, its arrays do not fit ``target`` (the
+            message names the leaves), or its config differs from ``config``.
     """
-    from jaxpg.envs import make_env
-
+    path = os.fspath(path)
     payload, meta = _read(path)
-    _check_expected(path, meta, config, env_id, env_kwargs)
+    if config is not None:
+        _check_config(path, meta["config"], config)
     if meta["jaxpg_version"] != _version():
         warnings.warn(
-            f"{os.fspath(path)} was written by jaxpg {meta['jaxpg_version']}; this is "
-            f"{_version()} (the arrays are checked against the config)",
+            f"{path} was written by jaxpg {meta['jaxpg_version']}; this is {_version()} (the "
+            "arrays are checked against the target)",
             stacklevel=2,
         )
-    stored_config = config_from_dict(meta["config_class"], meta["config"])
-    env, env_params = make_env(meta["env_id"], **meta["env_kwargs"])
-    template = state_template(stored_config, env, env_params, tuple(meta["batch_shape"]))
-    state = _restore_state(
-        template, payload["state"], meta["key_impls"], stored_config, meta["env_id"]
-    )
+    batch_shape = tuple(meta["batch_shape"])
+    if callable(target):
+        target = target(batch_shape)
+    state = _restore_state(target, payload["state"], meta["key_impls"], path)
     metrics = {name: np.asarray(value) for name, value in payload.get("metrics", {}).items()}
     return Checkpoint(
-        config=stored_config,
-        env_id=meta["env_id"],
-        env_kwargs=meta["env_kwargs"],
         state=state,
         metrics=metrics,
+        config=meta["config"],
         metadata=meta["metadata"],
+        batch_shape=batch_shape,
         jaxpg_version=meta["jaxpg_version"],
     )
-
-
-def load(
-    path: str | os.PathLike,
-    *,
-    config: BaseConfig | None = None,
-    env_id: str | None = None,
-    env_kwargs: dict[str, Any] | None = None,
-) -> tuple[BaseConfig, str, dict[str, Any], Any]:
-    """``(config, env_id, env_kwargs, state)`` from a checkpoint (see `load_checkpoint`)."""
-    checkpoint = load_checkpoint(path, config=config, env_id=env_id, env_kwargs=env_kwargs)
-    return checkpoint.config, checkpoint.env_id, checkpoint.env_kwargs, checkpoint.state

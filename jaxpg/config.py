@@ -98,6 +98,12 @@ def layer_sizes(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a tuple of positive integers; got {value!r}")
 
 
+def optional_layer_sizes(name: str, value: Any) -> None:
+    """A check that a value is None or a tuple of positive integers."""
+    if value is not None:
+        layer_sizes(name, value)
+
+
 def static(default: Any, check: Check | None = None) -> Any:
     """A field that fixes shapes or loop lengths (compiled in; not traced)."""
     return struct.field(pytree_node=False, default=default, metadata={"check": check})
@@ -127,8 +133,12 @@ class BaseConfig:
         num_steps: steps per environment per iteration (``T``); one iteration is ``B * T``
             environment steps.
         gamma: discount factor.
-        hidden_sizes: hidden layer widths of the networks (``()``: linear).
-        activation: hidden activation.
+        hidden_sizes: hidden layer widths of the default networks (``()``: linear).
+        activation: hidden activation of the default networks.
+        init_log_std: initial log standard deviation of the default Gaussian policy (Box
+            actions; ignored for Discrete ones).
+        value_hidden_sizes: hidden widths of the default critic (None: the policy's
+            ``hidden_sizes``; ``()``: linear), for the algorithms that have one.
     """
 
     total_timesteps: int = static(100_000, integer(1))
@@ -137,6 +147,8 @@ class BaseConfig:
     gamma: float = traced(0.99, interval(0.0, 1.0))
     hidden_sizes: tuple[int, ...] = static((64, 64), layer_sizes)
     activation: str = static("tanh", one_of("tanh", "relu", "elu", "gelu"))
+    init_log_std: float = traced(0.0, interval(-math.inf))
+    value_hidden_sizes: tuple[int, ...] | None = static(None, optional_layer_sizes)
 
     @property
     def batch_size(self) -> int:

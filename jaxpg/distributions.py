@@ -3,6 +3,17 @@
 Each distribution is a `NamedTuple` of arrays, so it is a pytree: it can be returned from a
 jitted function, vmapped over, and differentiated through. All methods are pure.
 
+The interface a policy's distribution provides (what every algorithm calls; a user's own
+distribution needs exactly these, batched over the observation's leading axes ``[...]``):
+
+* ``sample(key) -> actions [..., *action_shape]``;
+* ``mode() -> actions``: the most probable action (greedy evaluation);
+* ``log_prob(actions) -> [...]``: log-density of actions of that shape;
+* ``entropy() -> [...]``;
+* ``kl(other) -> [...]``: KL(self || other) against a distribution of the same kind;
+* be a pytree of arrays (a `NamedTuple` or a flax ``struct.dataclass``), so that the old policy
+  can be held under `jax.lax.stop_gradient` and passed through `jit`, `vmap` and `scan`.
+
 `kl` is the analytic KL divergence KL(self || other); with `self` the (stop-gradient) old
 policy it is the trust-region constraint of TRPO (Schulman et al., 2015), whose Hessian at the
 old parameters is the Fisher information matrix of the natural policy gradient (Kakade, 2002).

@@ -1,4 +1,11 @@
-"""`evaluate`: undiscounted returns of complete episodes under a trained policy."""
+"""`evaluate`: undiscounted returns of complete episodes under a trained policy.
+
+One evaluator for every environment: JAX environments play their episodes in one compiled
+rollout (the training rollout, `jaxpg.rollout`); host-side gymnasium environments
+(`make_env("gymnasium:<id>")`) step on the host with a jitted policy
+(`jaxpg.host_train.play_host_episodes`). The policy is the one that was trained: pass the
+trainer's ``algorithm.policy`` when it is not the config's default MLP.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxpg import rollout as rollout_lib
-from jaxpg.algorithms.base import build_policy
 from jaxpg.config import BaseConfig
+from jaxpg.networks import Policy, default_policy
 
 
 def evaluate(
@@ -20,40 +27,55 @@ def evaluate(
     key: jax.Array,
     num_episodes: int = 100,
     greedy: bool = False,
+    *,
+    policy: Policy | None = None,
+    max_steps: int | None = None,
 ) -> jax.Array:
     """Runs ``num_episodes`` episodes in parallel and returns their undiscounted returns.
 
     Each of ``num_episodes`` environments plays exactly one episode (to termination or the time
-    limit ``env_params.max_steps_in_episode``) with the rollout used in training.
+    limit) with the rollout used in training.
 
     Args:
-        config: the config the policy was trained with (it fixes the network).
-        env: the environment.
-        env_params: its parameters; ``max_steps_in_episode`` must be a concrete integer.
+        config: the config the policy was trained with (it fixes the default network).
+        env: the environment (a JAX environment, or a host-side gymnasium one).
+        env_params: its parameters.
         params: ``TrainResult.params`` (a dict with ``"policy"``) or the policy parameters.
         key: a PRNG key.
         num_episodes: number of episodes (static).
         greedy: take the most probable action (Gaussian mean) instead of sampling.
+        policy: the trained `jaxpg.networks.Policy` (``trainer.algorithm.policy``); None: the
+            MLP that ``config`` builds by default.
+        max_steps: step limit per episode; default ``env_params.max_steps_in_episode`` (must
+            be a concrete integer: it fixes the loop length).
 
     Returns:
         ``[num_episodes]`` float32 returns.
 
     Raises:
-        ValueError: ``params`` are not those of the policy that ``config`` builds for ``env``
-            (another network size, another environment's observation or action shape).
+        ValueError: ``params`` do not fit the policy (another network, another environment's
+            observation or action shape), or an invalid ``num_episodes`` / ``max_steps``.
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
-    policy = build_policy(config, env, env_params)
+    given_policy = policy is not None
+    policy = Policy(*policy) if given_policy else default_policy(config, env, env_params)
     policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
-    check_policy_params(config, env, env_params, policy, policy_params)
-    try:
-        horizon = int(env_params.max_steps_in_episode)
-    except (TypeError, jax.errors.ConcretizationTypeError) as error:
-        raise ValueError(
-            "evaluate needs a concrete env_params.max_steps_in_episode (it fixes the loop "
-            "length); do not trace it"
-        ) from error
+    check_policy_params(policy, policy_params, config=None if given_policy else config, env=env)
+    horizon = _horizon(env, env_params, max_steps)
+    if getattr(env, "RUNS_ON_HOST", False):
+        from jaxpg.host_train import play_host_episodes
+
+        @jax.jit
+        def act(key, obs):
+            key, action_key = jax.random.split(key)
+            action, _ = rollout_lib.sample_policy(policy.apply, policy_params, greedy)(
+                action_key, obs
+            )
+            return key, action
+
+        return play_host_episodes(env, act, key, num_episodes, horizon)
+
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
     policy_fn = rollout_lib.sample_policy(policy.apply, policy_params, greedy=greedy)
@@ -64,13 +86,35 @@ def evaluate(
     return jnp.sum(jnp.where(ended_before == 0, trajectory.reward, 0.0), axis=0)
 
 
+def _horizon(env: Any, env_params: Any, max_steps: int | None) -> int:
+    if max_steps is not None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")
+        return max_steps
+    limit = getattr(env_params, "max_steps_in_episode", None)
+    if limit is None:
+        raise ValueError(
+            f"{getattr(env, 'name', type(env).__name__)} has no time limit "
+            "(env_params.max_steps_in_episode); pass max_steps"
+        )
+    try:
+        return int(limit)
+    except (TypeError, jax.errors.ConcretizationTypeError) as error:
+        raise ValueError(
+            "evaluate needs a concrete env_params.max_steps_in_episode (it fixes the loop "
+            "length); do not trace it, or pass max_steps"
+        ) from error
+
+
 def check_policy_params(
-    config: BaseConfig, env: Any, env_params: Any, policy: Any, policy_params: Any
+    policy: Policy, policy_params: Any, *, config: BaseConfig | None = None, env: Any = None
 ) -> None:
-    """Raises ValueError when ``policy_params`` do not fit the policy ``config`` builds for ``env``.
+    """Raises ValueError when ``policy_params`` do not fit ``policy``.
 
     Compares the pytree structure and every leaf's shape (not values) with
-    ``jax.eval_shape(policy.init, key)``, so it works on traced parameters too.
+    ``jax.eval_shape(policy.init, key)``, so it works on traced parameters too. ``config``:
+    the policy is that config's default MLP (named in the message, with the hint to pass
+    ``policy=`` for a network of one's own).
     """
     expected = jax.eval_shape(policy.init, jax.random.key(0))
     expected_leaves = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
@@ -87,11 +131,23 @@ def check_policy_params(
                 f"{name} has shape {tuple(jnp.shape(given_leaves[path]))}, expected "
                 f"{tuple(expected_leaves[path].shape)}"
             )
-    if problems:
-        shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
-        raise ValueError(
-            f"the parameters do not match the policy that {type(config).__name__}"
-            f"(hidden_sizes={config.hidden_sizes}) builds for {getattr(env, 'name', env)}: "
-            f"{shown}. Evaluate with the config and environment the parameters were trained on "
-            "(a vmapped result holds one parameter set per seed: vmap evaluate over them)"
+    if not problems:
+        return
+    shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
+    env_name = getattr(env, "name", type(env).__name__)
+    if config is not None:
+        which = (
+            f"the policy that {type(config).__name__}(hidden_sizes={config.hidden_sizes}) "
+            f"builds for {env_name}"
         )
+        hint = (
+            "Evaluate with the config and environment the parameters were trained on, or pass "
+            "the trained network as policy= (trainer.algorithm.policy)"
+        )
+    else:
+        which = f"the given policy on {env_name}"
+        hint = "Pass the policy the parameters were trained with"
+    raise ValueError(
+        f"the parameters do not match {which}: {shown}. {hint} (a vmapped result holds one "
+        "parameter set per seed: vmap evaluate over them)"
+    )

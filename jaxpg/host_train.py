@@ -12,22 +12,19 @@ env_params)``, its ``update`` is jitted once, and each iteration
    ``terminated`` and ``truncated`` kept apart, ``next_obs`` the real final observation where an
    episode ended (gymnasium's ``info["final_obs"]``, same-step auto-reset), ``log_prob`` from
    the behaviour policy;
-3. calls the jitted ``update``, skipping it (and counting ``skipped_updates``) when the batch
-   holds a non-finite reward or the new parameters are not finite, as `jaxpg.train` does.
+3. calls `jaxpg.bookkeeping.learn` jitted, the same guarded update and counters as `jaxpg.train`.
 
-The metrics are `jaxpg.train`'s (``episode_return`` carried forward when no episode finished,
-``episode_length``, ``episodes_finished``, cumulative ``env_steps``, ``skipped_updates`` and
-the algorithm's own), and `train_host` returns a `jaxpg.TrainResult`. Runs are reproducible:
-actions come from the JAX key, and the vector environment is reset with ``seed`` derived from
-it (gymnasium seeds copy ``i`` with ``seed + i``). `HostTrainer.timings` says where the time
-went (host environment stepping, policy calls, updates).
+The metrics are therefore `jaxpg.train`'s, and `train_host` returns a `jaxpg.TrainResult`.
+Runs are reproducible: actions come from the JAX key, and the vector environment is reset with
+``seed`` derived from it (gymnasium seeds copy ``i`` with ``seed + i``). `HostTrainer.timings`
+says where the time went (host environment stepping, policy calls, updates).
 
     >>> env, env_params = jaxpg.make_env("gymnasium:CartPole-v1")
     >>> config = jaxpg.TRPOConfig(total_timesteps=20_000)
     >>> result = train_host(config, env, env_params, jax.random.key(0))
     >>> result.metrics["episode_return"].shape
     (19,)
-    >>> returns = evaluate_host(config, env, env_params, result.params, jax.random.key(1), 20)
+    >>> returns = jaxpg.evaluate(config, env, env_params, result.params, jax.random.key(1), 20)
 
 On CPU, turning off JAX's asynchronous dispatch before the first computation
 (``jax.config.update("jax_cpu_enable_async_dispatch", False)``) runs each per-step policy call
@@ -46,11 +43,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.algorithms.base import build_policy
+from jaxpg.bookkeeping import learn
 from jaxpg.config import BaseConfig
-from jaxpg.evaluation import check_policy_params
-from jaxpg.rollout import EpisodeStats, RolloutState, Trajectory, sample_policy
-from jaxpg.train import TrainResult, TrainState, all_finite, check_compatible
+from jaxpg.networks import Critic, Policy
+from jaxpg.rollout import EpisodeStats, RolloutState, Trajectory
+from jaxpg.train import (
+    TrainResult,
+    TrainState,
+    batched_template,
+    check_environment,
+    init_keys,
+    iteration_keys,
+)
 
 #: ``callback(iteration, metrics)`` after every iteration; ``iteration`` counts from 1 and
 #: ``metrics`` maps names to numpy scalars.
@@ -74,22 +78,31 @@ class HostTrainer:
             ``"update"`` (the jitted updates, their compilation included).
     """
 
-    def __init__(self, config: BaseConfig, env: Any, env_params: Any) -> None:
+    def __init__(
+        self,
+        config: BaseConfig,
+        env: Any,
+        env_params: Any,
+        *,
+        policy: Policy | None = None,
+        critic: Critic | None = None,
+    ) -> None:
         if not getattr(env, "RUNS_ON_HOST", False):
             raise ValueError(
                 f"{getattr(env, 'name', env)} is a JAX environment; train it with "
                 "jaxpg.make_train (host training is for make_env('gymnasium:<id>'))"
             )
         config.validate()
-        check_compatible(config, env, env_params)
+        check_environment(env, env_params)
         self.config = config
         self.env = env
-        self.algorithm = config.make_algorithm(env, env_params)
+        self.env_params = env_params
+        self.algorithm = config.make_algorithm(env, env_params, policy=policy, critic=critic)
         self.vector_env = env.make_vector_env(config.num_envs)
         self.timings = {"env": 0.0, "policy": 0.0, "update": 0.0}
         self._act = jax.jit(self._act_impl)
         self._learn = jax.jit(self._learn_impl)
-        self._split = jax.jit(lambda key: tuple(jax.random.split(key, 3)))
+        self._iteration_keys = jax.jit(iteration_keys)
         self._metric_names: list[str] = []
         self._metric_dtypes: list[np.dtype] = []
         self._last_state: TrainState | None = None
@@ -102,13 +115,10 @@ class HostTrainer:
         action, log_prob = self.algorithm.behaviour(agent, iteration)(action_key, obs)
         return key, action, log_prob
 
-    def _learn_impl(self, agent, key, trajectory, iteration):
-        new_agent, metrics = self.algorithm.update(key, agent, trajectory, iteration)
-        finite = jnp.isfinite(trajectory.reward).all() & all_finite(new_agent.params)
-        new_agent = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_agent, agent)
-        metrics = dict(metrics)
-        metrics.pop("vine_env_steps", None)
-        metrics["skipped_updates"] = (~finite).astype(jnp.int32)
+    def _learn_impl(self, agent, progress, key, trajectory, stats):
+        agent, progress, metrics = learn(
+            self.algorithm, self.config.batch_size, key, agent, progress, trajectory, stats
+        )
         names = sorted(metrics)
         # Recorded while tracing (once): how to unpack the vector on the host. In place, so
         # that the trainers made by `fork` (which share this compiled function) see it.
@@ -117,7 +127,7 @@ class HostTrainer:
         # One float32 vector instead of a dict: two metrics that XLA computes as the same
         # buffer would be returned twice, which can deadlock XLA:CPU.
         packed = jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in names])
-        return new_agent, packed
+        return agent, progress, packed
 
     def _reset_envs(self, key: jax.Array) -> None:
         seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
@@ -128,7 +138,7 @@ class HostTrainer:
 
     def init(self, key: jax.Array) -> TrainState:
         """Initialises the agent and resets the vector environment (seeded from ``key``)."""
-        agent_key, reset_key, key = jax.random.split(key, 3)
+        agent_key, reset_key, key = init_keys(key)
         # Eager, not jitted: a jitted init may hand back one buffer for two equal leaves
         # (e.g. Adam's zero moments), which XLA:CPU can deadlock on later.
         agent = self.algorithm.init(agent_key)
@@ -136,6 +146,23 @@ class HostTrainer:
         state = TrainState.start(agent, self._rollout_state(), key)
         self._last_state = state
         return state
+
+    def template(self, batch_shape: tuple[int, ...] = ()) -> TrainState:
+        """The `TrainState` structure of this trainer (`jax.ShapeDtypeStruct` leaves, leading
+        axes ``batch_shape``), for `jaxpg.checkpoint.restore`; ``rollout.env_state`` is None."""
+        num_envs = self.config.num_envs
+        obs_shape = tuple(self.env.observation_space(self.env_params).shape)
+        rollout = RolloutState(
+            obs=jax.ShapeDtypeStruct((num_envs, *obs_shape), jnp.float32),
+            env_state=None,
+            episode_return=jax.ShapeDtypeStruct((num_envs,), jnp.float32),
+            episode_length=jax.ShapeDtypeStruct((num_envs,), jnp.int32),
+        )
+        single = jax.eval_shape(
+            lambda key: TrainState.start(self.algorithm.init(key), rollout, key),
+            jax.random.key(0),
+        )
+        return batched_template(single, batch_shape)
 
     def run(
         self, state: TrainState, num_iterations: int, callback: Callback | None = None
@@ -151,60 +178,25 @@ class HostTrainer:
             ``(state, metrics)``: metrics as `jaxpg.train`'s, ``[num_iterations]`` arrays.
         """
         if state is not self._last_state:
-            self._reset_envs(jax.random.fold_in(state.key, 1))
-        config = self.config
-        agent, key = state.agent, state.key
-        iteration = int(state.iteration)
-        last_return = np.float32(state.last_episode_return)
-        last_length = np.float32(state.last_episode_length)
-        any_finished = bool(state.any_finished)
-        env_steps = int(state.env_steps)
+            self._reset_envs(resume_reset_key(state.key))
+        agent, progress, key = state.agent, state.progress, state.key
         history: dict[str, list[np.ndarray]] = {}
         for _ in range(num_iterations):
-            key, rollout_key, update_key = self._split(key)
-            iteration_array = jnp.asarray(iteration, jnp.int32)
-            trajectory, stats = self.rollout(agent, iteration_array, rollout_key)
+            key, rollout_key, update_key = self._iteration_keys(key)
+            trajectory, stats = self.rollout(agent, progress.iteration, rollout_key)
             start = time.perf_counter()
-            agent, packed = self._learn(agent, update_key, trajectory, iteration_array)
-            algorithm_metrics = self._unpack(packed)
+            stats = EpisodeStats(
+                np.float32(stats.return_sum), np.float32(stats.length_sum), np.int32(stats.count)
+            )
+            agent, progress, packed = self._learn(agent, progress, update_key, trajectory, stats)
+            metrics = self._unpack(packed)
             self.timings["update"] += time.perf_counter() - start
-
-            return_sum, length_sum, count = stats
-            if count > 0:
-                episode_return = np.float32(return_sum / count)
-                episode_length = np.float32(length_sum / count)
-            elif any_finished:
-                episode_return, episode_length = last_return, last_length
-            else:
-                # Before any episode has finished, the running episodes' partial returns.
-                episode_return = np.float32(self._episode_return.mean())
-                episode_length = np.float32(self._episode_length.mean())
-            iteration += 1
-            env_steps += config.batch_size
-            any_finished = any_finished or count > 0
-            last_return, last_length = episode_return, episode_length
-            metrics = {
-                **algorithm_metrics,
-                "episode_return": episode_return,
-                "episode_length": episode_length,
-                "episodes_finished": np.int32(count),
-                "env_steps": np.int32(env_steps),
-            }
             for name, value in metrics.items():
                 history.setdefault(name, []).append(value)
             if callback is not None:
-                callback(iteration, metrics)
+                callback(int(progress.iteration), metrics)
 
-        new_state = TrainState(
-            agent=agent,
-            rollout=self._rollout_state(),
-            key=key,
-            iteration=jnp.asarray(iteration, jnp.int32),
-            last_episode_return=jnp.asarray(last_return, jnp.float32),
-            last_episode_length=jnp.asarray(last_length, jnp.float32),
-            any_finished=jnp.asarray(any_finished),
-            env_steps=jnp.asarray(env_steps, jnp.int32),
-        )
+        new_state = TrainState(agent, self._rollout_state(), key, progress)
         self._last_state = new_state
         return new_state, {name: jnp.asarray(np.stack(values)) for name, values in history.items()}
 
@@ -321,7 +313,21 @@ class HostTrainer:
         self.close()
 
 
-def make_host_trainer(config: BaseConfig, env: Any, env_params: Any) -> HostTrainer:
+def resume_reset_key(key: jax.Array) -> jax.Array:
+    """The key that reseeds the environments when a `HostTrainer` continues from a state it did
+    not produce: the carried key's fourth stream, which `jaxpg.train.iteration_keys` (three
+    streams) never hands out."""
+    return jax.random.split(key, 4)[3]
+
+
+def make_host_trainer(
+    config: BaseConfig,
+    env: Any,
+    env_params: Any,
+    *,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
+) -> HostTrainer:
     """Builds a `HostTrainer` for a gymnasium environment.
 
     Args:
@@ -329,6 +335,8 @@ def make_host_trainer(config: BaseConfig, env: Any, env_params: Any) -> HostTrai
             `VPGConfig`); ``num_envs`` copies of the environment are stepped on the host.
         env: a `jaxpg.envs.gymnasium_bridge.GymnasiumEnv` (``make_env("gymnasium:<id>")``).
         env_params: its parameters.
+        policy: the policy network to train; None: the config's MLP.
+        critic: the critic, for algorithms with one; None: the config's MLP.
 
     Returns:
         A `HostTrainer` (close it, or use it in a ``with`` block).
@@ -337,50 +345,7 @@ def make_host_trainer(config: BaseConfig, env: Any, env_params: Any) -> HostTrai
         ValueError: a JAX environment, an invalid config, or vine sampling (the states of a
             gymnasium environment cannot be copied).
     """
-    return HostTrainer(config, env, env_params)
-
-
-def host_state_template(
-    config: BaseConfig, env: Any, env_params: Any, batch_shape: tuple[int, ...] = ()
-) -> TrainState:
-    """The `TrainState` structure of a `HostTrainer` (`jax.ShapeDtypeStruct` leaves).
-
-    The host counterpart of `jaxpg.checkpoint.state_template` (whose JAX ``reset`` a gymnasium
-    environment does not have): what a checkpoint of host-side training must fit.
-
-    Args:
-        config: the algorithm config.
-        env: a `GymnasiumEnv`.
-        env_params: its parameters.
-        batch_shape: leading axes of every leaf (e.g. ``(num_seeds,)``).
-
-    Returns:
-        A `TrainState` of `jax.ShapeDtypeStruct`; ``rollout.env_state`` is None.
-    """
-    algorithm = config.make_algorithm(env, env_params)
-    agent = jax.eval_shape(algorithm.init, jax.random.key(0))
-    obs_shape = tuple(env.observation_space(env_params).shape)
-    envs = (config.num_envs,)
-
-    def spec(shape: tuple[int, ...], dtype: Any) -> jax.ShapeDtypeStruct:
-        return jax.ShapeDtypeStruct(tuple(batch_shape) + tuple(shape), dtype)
-
-    key = jax.eval_shape(jax.random.key, 0)
-    return TrainState(
-        agent=jax.tree.map(lambda leaf: spec(leaf.shape, leaf.dtype), agent),
-        rollout=RolloutState(
-            obs=spec(envs + obs_shape, jnp.float32),
-            env_state=None,
-            episode_return=spec(envs, jnp.float32),
-            episode_length=spec(envs, jnp.int32),
-        ),
-        key=spec(key.shape, key.dtype),
-        iteration=spec((), jnp.int32),
-        last_episode_return=spec((), jnp.float32),
-        last_episode_length=spec((), jnp.float32),
-        any_finished=spec((), jnp.bool_),
-        env_steps=spec((), jnp.int32),
-    )
+    return HostTrainer(config, env, env_params, policy=policy, critic=critic)
 
 
 def train_host(
@@ -389,6 +354,9 @@ def train_host(
     env_params: Any,
     key: jax.Array,
     callback: Callback | None = None,
+    *,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
 ) -> TrainResult:
     """Trains on a gymnasium environment for ``config.num_iterations`` iterations.
 
@@ -400,57 +368,40 @@ def train_host(
         env_params: its parameters.
         key: a PRNG key; the same key gives the same run.
         callback: ``callback(iteration, metrics)`` after every iteration (progress, logging).
+        policy: the policy network to train; None: the config's MLP.
+        critic: the critic, for algorithms with one; None: the config's MLP.
 
     Returns:
         A `jaxpg.TrainResult`: ``metrics`` of ``[num_iterations]`` arrays and the final
         `TrainState` (``result.params`` holds the networks' parameters).
     """
-    with make_host_trainer(config, env, env_params) as trainer:
+    with make_host_trainer(config, env, env_params, policy=policy, critic=critic) as trainer:
         state = trainer.init(key)
         state, metrics = trainer.run(state, config.num_iterations, callback=callback)
     return TrainResult(metrics=metrics, state=state)
 
 
-def evaluate_host(
-    config: BaseConfig,
+def play_host_episodes(
     env: Any,
-    env_params: Any,
-    params: Any,
+    act: Callable[[jax.Array, Any], tuple[jax.Array, jax.Array]],
     key: jax.Array,
-    num_episodes: int = 100,
-    greedy: bool = False,
-    max_steps: int | None = None,
+    num_episodes: int,
+    horizon: int,
 ) -> jax.Array:
-    """Undiscounted returns of ``num_episodes`` complete episodes on the host (`jaxpg.evaluate`).
+    """Undiscounted returns of ``num_episodes`` episodes of a gymnasium environment on the host.
+
+    The host half of `jaxpg.evaluate` (which checks the arguments and builds ``act``).
 
     Args:
-        config: the config the policy was trained with (it fixes the network).
         env: a `GymnasiumEnv`.
-        env_params: its parameters.
-        params: ``TrainResult.params`` (a dict with ``"policy"``) or the policy parameters.
+        act: jitted ``(key, obs) -> (key, action)`` for a batch of observations.
         key: a PRNG key (actions and the environments' seed).
         num_episodes: episodes, played in parallel, one per environment copy.
-        greedy: take the most probable action (Gaussian mean) instead of sampling.
-        max_steps: step limit per episode; defaults to ``env_params.max_steps_in_episode``.
+        horizon: step limit per episode.
 
     Returns:
         ``[num_episodes]`` float32 returns.
     """
-    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
-        raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
-    horizon = max_steps if max_steps is not None else env_params.max_steps_in_episode
-    if horizon is None:
-        raise ValueError(f"{env.name} has no time limit; pass max_steps")
-    policy = build_policy(config, env, env_params)
-    policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
-    check_policy_params(config, env, env_params, policy, policy_params)
-
-    @jax.jit
-    def act(policy_params, key, obs):
-        key, action_key = jax.random.split(key)
-        action, _ = sample_policy(policy.apply, policy_params, greedy)(action_key, obs)
-        return key, action
-
     seed_key, key = jax.random.split(key)
     vector_env = env.make_vector_env(num_episodes)
     try:
@@ -459,7 +410,7 @@ def evaluate_host(
         returns = np.zeros(num_episodes, np.float64)
         running = np.ones(num_episodes, bool)
         for _ in range(int(horizon)):
-            key, action = act(policy_params, key, obs)
+            key, action = act(key, obs)
             next_obs, reward, terminated, truncated, _ = vector_env.step(
                 env.host_action(np.asarray(action))
             )

@@ -1,10 +1,21 @@
 """Policy and value networks as ``init``/``apply`` pairs over plain parameter pytrees.
 
-A `Policy` maps observations ``[..., *obs_shape]`` to an action distribution batched over
-``[...]``: `Categorical` for a `Discrete` action space, `DiagGaussian` with a state-independent
-log standard deviation for a `Box` one. A `ValueNetwork` maps them to values ``[...]``.
-Observations are flattened, so any gymnax observation shape works. With
-``hidden_sizes=()`` the policy is linear in the observation: seed 001's linear softmax policy.
+Networks are the user's choice. jaxpg trains any `Policy` (``init(key) -> params`` and
+``apply(params, obs [..., *obs_shape]) -> distribution`` batched over ``[...]``) and any
+`Critic` (``init(key) -> params`` and ``apply(params, obs) -> values [...]``). A distribution is
+anything with the methods of `jaxpg.distributions` (``sample``, ``mode``, ``log_prob``,
+``entropy``, ``kl``; see that module). A flax module becomes one in a line::
+
+    policy = jaxpg.networks.policy_from_module(MyTorso(), obs_shape, env.action_space(env_params))
+    critic = jaxpg.networks.critic_from_module(MyValueNet(), obs_shape)
+    train = jaxpg.make_train(config, env, env_params, policy=policy, critic=critic)
+
+When none is given, `default_policy` and `default_critic` build multilayer perceptrons from the
+config's ``hidden_sizes``, ``activation``, ``init_log_std`` and ``value_hidden_sizes``; they are
+the only place where a network is made from a config. For a `Box` action space the policy is a
+diagonal Gaussian with a state-independent log standard deviation (TRPO's); for a `Discrete`
+one a categorical. With ``hidden_sizes=()`` the default policy is linear in the observation:
+seed 001's linear softmax policy.
 
 Hidden layers use orthogonal initialisation with gain sqrt(2); the policy's output layer uses a
 gain of 0.01 so that every policy starts close to uniform (Andrychowicz et al. 2021), and the
@@ -13,16 +24,16 @@ value output a gain of 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
-from gymnax.environments import spaces
 
 from jaxpg.distributions import Categorical, DiagGaussian
+from jaxpg.spaces import describe, is_box, is_discrete
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": jnp.tanh,
@@ -35,19 +46,24 @@ Params = Any
 
 
 class Policy(NamedTuple):
-    """``init(key) -> params`` and ``apply(params, obs [..., *obs_shape]) -> distribution``."""
+    """``init(key) -> params`` and ``apply(params, obs [..., *obs_shape]) -> distribution``.
+
+    The distribution is batched over ``[...]`` and has the methods of `jaxpg.distributions`.
+    """
 
     init: Callable[[jax.Array], Params]
-    apply: Callable[[Params, jax.Array], Categorical | DiagGaussian]
-    discrete: bool
-    action_shape: tuple[int, ...]
+    apply: Callable[[Params, jax.Array], Any]
 
 
-class ValueNetwork(NamedTuple):
+class Critic(NamedTuple):
     """``init(key) -> params`` and ``apply(params, obs [..., *obs_shape]) -> values [...]``."""
 
     init: Callable[[jax.Array], Params]
     apply: Callable[[Params, jax.Array], jax.Array]
+
+
+#: The earlier name of `Critic`.
+ValueNetwork = Critic
 
 
 def orthogonal(scale: float) -> Callable[..., jax.Array]:
@@ -66,39 +82,104 @@ def orthogonal(scale: float) -> Callable[..., jax.Array]:
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron with an output of ``out_size`` (no output activation)."""
+    """A multilayer perceptron with an output of ``out_size`` (no output activation).
+
+    Attributes:
+        hidden_sizes: hidden layer widths (``()``: linear).
+        out_size: output width.
+        activation: a name in `ACTIVATIONS`.
+        out_gain: orthogonal gain of the output layer.
+        obs_ndim: trailing input dimensions flattened into one (1: none).
+    """
 
     hidden_sizes: Sequence[int]
     out_size: int
     activation: str = "tanh"
     out_gain: float = 1.0
+    obs_ndim: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        batch_shape = x.shape[: x.ndim - self.obs_ndim]
+        x = x.reshape(*batch_shape, -1).astype(jnp.float32)
         act = ACTIVATIONS[self.activation]
         for size in self.hidden_sizes:
-            x = act(nn.Dense(size, kernel_init=orthogonal(np.sqrt(2.0)))(x))
+            x = act(nn.Dense(size, kernel_init=orthogonal(math.sqrt(2.0)))(x))
         return nn.Dense(self.out_size, kernel_init=orthogonal(self.out_gain))(x)
 
 
 class _GaussianHead(nn.Module):
-    hidden_sizes: Sequence[int]
+    """A torso giving the mean, and a state-independent log-std parameter."""
+
+    torso: nn.Module
     action_size: int
-    activation: str
     init_log_std: float
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        mean = MLP(self.hidden_sizes, self.action_size, self.activation, out_gain=0.01)(x)
+        mean = self.torso(x)
         log_std = self.param(
             "log_std", nn.initializers.constant(self.init_log_std), (self.action_size,)
         )
         return mean, log_std
 
 
-def _flatten(obs: jax.Array, obs_ndim: int) -> jax.Array:
-    batch_shape = obs.shape[: obs.ndim - obs_ndim]
-    return obs.reshape(*batch_shape, -1).astype(jnp.float32)
+def _example(obs_shape: Sequence[int]) -> jax.Array:
+    return jnp.zeros((1, *tuple(obs_shape)), jnp.float32)
+
+
+def policy_from_module(
+    module: nn.Module,
+    obs_shape: Sequence[int],
+    action_space: Any,
+    init_log_std: float = 0.0,
+) -> Policy:
+    """Wraps a flax module as a `Policy` for a `Discrete` or `Box` action space.
+
+    Args:
+        module: maps observations ``[..., *obs_shape]`` to the logits ``[..., n]`` of a
+            `Discrete` space, or to the Gaussian mean ``[..., prod(action_shape)]`` of a `Box`
+            space (a state-independent log-std parameter is added beside it).
+        obs_shape: the shape of one observation.
+        action_space: the environment's action space.
+        init_log_std: initial log standard deviation (Box only).
+
+    Returns:
+        A `Policy` giving a `Categorical` or a `DiagGaussian`.
+    """
+    example = _example(obs_shape)
+    if is_discrete(action_space):
+
+        def apply(params: Params, obs: jax.Array) -> Categorical:
+            return Categorical(logits=module.apply(params, obs))
+
+        return Policy(lambda key: module.init(key, example), apply)
+    if is_box(action_space):
+        action_shape = tuple(action_space.shape)
+        head = _GaussianHead(module, math.prod(action_shape), init_log_std)
+
+        def apply(params: Params, obs: jax.Array) -> DiagGaussian:
+            mean, log_std = head.apply(params, obs)
+            mean = mean.reshape(*mean.shape[:-1], *action_shape)
+            log_std = log_std.reshape(action_shape)
+            return DiagGaussian(mean=mean, log_std=jnp.broadcast_to(log_std, mean.shape))
+
+        return Policy(lambda key: head.init(key, example), apply)
+    raise ValueError(
+        f"action space {describe(action_space)} is not supported; jaxpg policies need a "
+        "Discrete (with n) or Box (with low, high, shape) action space"
+    )
+
+
+def critic_from_module(module: nn.Module, obs_shape: Sequence[int]) -> Critic:
+    """Wraps a flax module mapping ``[..., *obs_shape]`` to ``[..., 1]`` (or ``[...]``) values."""
+    example = _example(obs_shape)
+    obs_ndim = len(tuple(obs_shape))
+
+    def apply(params: Params, obs: jax.Array) -> jax.Array:
+        return module.apply(params, obs).reshape(obs.shape[: obs.ndim - obs_ndim])
+
+    return Critic(lambda key: module.init(key, example), apply)
 
 
 def make_policy(
@@ -108,10 +189,10 @@ def make_policy(
     activation: str = "tanh",
     init_log_std: float = 0.0,
 ) -> Policy:
-    """Builds a policy for a `Discrete` or `Box` action space.
+    """The default multilayer-perceptron policy for a `Discrete` or `Box` action space.
 
     Args:
-        action_space: a gymnax `Discrete` or `Box` space.
+        action_space: a `Discrete` or `Box` space.
         obs_shape: the shape of one observation (flattened inside the network).
         hidden_sizes: hidden layer widths; ``()`` gives a linear (softmax) policy.
         activation: one of ``"tanh"``, ``"relu"``, ``"elu"``, ``"gelu"``.
@@ -121,50 +202,60 @@ def make_policy(
         A `Policy`; ``apply(params, obs)`` with ``obs [..., *obs_shape]`` gives a distribution
         batched over ``[...]``.
     """
-    obs_ndim = len(tuple(obs_shape))
-    dummy = jnp.zeros((1, int(np.prod(obs_shape))), jnp.float32)
-    if isinstance(action_space, spaces.Discrete):
-        module = MLP(tuple(hidden_sizes), int(action_space.n), activation, out_gain=0.01)
-
-        def apply(params: Params, obs: jax.Array) -> Categorical:
-            return Categorical(logits=module.apply(params, _flatten(obs, obs_ndim)))
-
-        return Policy(lambda key: module.init(key, dummy), apply, True, ())
-    if isinstance(action_space, spaces.Box):
-        action_shape = tuple(action_space.shape)
-        size = int(np.prod(action_shape))
-        head = _GaussianHead(tuple(hidden_sizes), size, activation, init_log_std)
-
-        def apply(params: Params, obs: jax.Array) -> DiagGaussian:
-            mean, log_std = head.apply(params, _flatten(obs, obs_ndim))
-            mean = mean.reshape(*mean.shape[:-1], *action_shape)
-            return DiagGaussian(mean=mean, log_std=jnp.broadcast_to(log_std, mean.shape))
-
-        return Policy(lambda key: head.init(key, dummy), apply, False, action_shape)
-    raise ValueError(
-        f"action space {type(action_space).__name__} is not supported; jaxpg policies need a "
-        "gymnax Discrete or Box action space"
-    )
+    if is_discrete(action_space):
+        out_size = int(action_space.n)
+    elif is_box(action_space):
+        out_size = math.prod(tuple(action_space.shape))
+    else:
+        out_size = 0  # policy_from_module raises the error
+    torso = MLP(tuple(hidden_sizes), out_size, activation, out_gain=0.01, obs_ndim=len(obs_shape))
+    return policy_from_module(torso, obs_shape, action_space, init_log_std)
 
 
-def make_value_network(
+def make_critic(
     obs_shape: Sequence[int], hidden_sizes: Sequence[int] = (64, 64), activation: str = "tanh"
-) -> ValueNetwork:
-    """Builds a state-value network ``V(obs)``.
+) -> Critic:
+    """The default multilayer-perceptron state-value network ``V(obs)``.
 
     Args:
         obs_shape: the shape of one observation (flattened inside the network).
-        hidden_sizes: hidden layer widths.
+        hidden_sizes: hidden layer widths (``()``: linear in the observation).
         activation: one of ``"tanh"``, ``"relu"``, ``"elu"``, ``"gelu"``.
 
     Returns:
-        A `ValueNetwork`; ``apply(params, obs [..., *obs_shape]) -> [...]``.
+        A `Critic`; ``apply(params, obs [..., *obs_shape]) -> [...]``.
     """
-    obs_ndim = len(tuple(obs_shape))
-    module = MLP(tuple(hidden_sizes), 1, activation, out_gain=1.0)
-    dummy = jnp.zeros((1, int(np.prod(obs_shape))), jnp.float32)
+    module = MLP(tuple(hidden_sizes), 1, activation, out_gain=1.0, obs_ndim=len(obs_shape))
+    return critic_from_module(module, obs_shape)
 
-    def apply(params: Params, obs: jax.Array) -> jax.Array:
-        return module.apply(params, _flatten(obs, obs_ndim))[..., 0]
 
-    return ValueNetwork(lambda key: module.init(key, dummy), apply)
+#: The earlier name of `make_critic`.
+make_value_network = make_critic
+
+
+def observation_shape(env: Any, env_params: Any) -> tuple[int, ...]:
+    """Shape of one observation of ``env``."""
+    return tuple(env.observation_space(env_params).shape)
+
+
+def default_policy(config: Any, env: Any, env_params: Any) -> Policy:
+    """The policy a config asks for when none is passed (``hidden_sizes``, ``activation``,
+    ``init_log_std``), for this environment's spaces."""
+    return make_policy(
+        env.action_space(env_params),
+        observation_shape(env, env_params),
+        hidden_sizes=config.hidden_sizes,
+        activation=config.activation,
+        init_log_std=config.init_log_std,
+    )
+
+
+def default_critic(config: Any, env: Any, env_params: Any) -> Critic:
+    """The critic a config asks for when none is passed: ``value_hidden_sizes`` (None: the
+    policy's ``hidden_sizes``; ``()``: linear) and ``activation``."""
+    hidden = config.value_hidden_sizes
+    if hidden is None:
+        hidden = config.hidden_sizes
+    return make_critic(
+        observation_shape(env, env_params), hidden_sizes=hidden, activation=config.activation
+    )

@@ -1,5 +1,9 @@
 """Learning curves over seeds: the mean, a standard-deviation band and the min-max range.
 
+NaN values (``episode_return`` before the first episode has finished) are left out: a seed
+without a value does not enter that iteration's statistics, and an iteration where no seed has
+one is a gap in the curve, never a point.
+
 Uses matplotlib's object-oriented API with the Agg canvas, so no display is needed and the
 global pyplot backend of the caller (a notebook, say) is left alone.
 """
@@ -7,6 +11,7 @@ global pyplot backend of the caller (a notebook, say) is left alone.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +19,20 @@ import numpy as np
 
 #: Metric panels drawn by default when present: seed 001's two curves (return and loss).
 DEFAULT_PANELS = ("episode_return", "policy_loss")
+
+
+def seed_statistics(values: Any) -> dict[str, np.ndarray]:
+    """``mean``, ``std``, ``min`` and ``max`` over the seed axis (0) of ``[seeds, iterations]``,
+    ignoring NaN; NaN where every seed is NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    with warnings.catch_warnings():  # all-NaN columns: NaN is the answer, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {
+            "mean": np.nanmean(values, axis=0),
+            "std": np.nanstd(values, axis=0),
+            "min": np.nanmin(values, axis=0),
+            "max": np.nanmax(values, axis=0),
+        }
 
 
 def plot_learning_curve(
@@ -48,13 +67,14 @@ def plot_learning_curve(
     for index, name in enumerate(names):
         axes = figure.add_subplot(1, len(names), index + 1)
         values = arrays[name]
-        mean, std = values.mean(axis=0), values.std(axis=0)
+        stats = seed_statistics(values)
+        mean, std = stats["mean"], stats["std"]
         num_seeds = values.shape[0]
         if num_seeds > 1:
             axes.fill_between(
                 steps,
-                values.min(axis=0),
-                values.max(axis=0),
+                stats["min"],
+                stats["max"],
                 alpha=0.15,
                 color="C0",
                 linewidth=0,
@@ -111,7 +131,8 @@ def plot_sweep(
     colors = colormaps["viridis"](np.linspace(0.0, 0.9, len(labels)))
     num_seeds = returns.shape[1]
     for index, (label, color) in enumerate(zip(labels, colors, strict=True)):
-        mean, std = returns[index].mean(axis=0), returns[index].std(axis=0)
+        stats = seed_statistics(returns[index])
+        mean, std = stats["mean"], stats["std"]
         if num_seeds > 1:
             axes.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
         axes.plot(

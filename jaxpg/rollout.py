@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from gymnax.environments import spaces
 
-from jaxpg.envs.base import Environment
+from jaxpg.spaces import is_box
 
 #: ``policy_fn(key, obs [B, ...]) -> (action [B, ...], log_prob [B])``.
 PolicyFn = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
@@ -114,7 +113,7 @@ def reset(key: jax.Array, env: Any, env_params: Any, num_envs: int) -> RolloutSt
 
 def env_action(action_space: Any, action: jax.Array) -> jax.Array:
     """The action passed to the environment: Box actions are clipped to the space's bounds."""
-    if isinstance(action_space, spaces.Box):
+    if is_box(action_space):
         return jnp.clip(action, action_space.low, action_space.high)
     return action
 
@@ -126,7 +125,8 @@ def step_envs(
 
     Args:
         key: a PRNG key: given whole to a jaxpg environment's `step_batch`, split into one
-            key per environment for other gymnax environments.
+            key per environment for other gymnax environments (those without
+            ``step_batch``).
         env: a gymnax-API environment.
         env_params: its parameters.
         env_state: batched state, leaves ``[B, ...]``.
@@ -136,7 +136,7 @@ def step_envs(
         ``(obs, env_state, reward, terminated, truncated, final_obs)``, each batched over ``[B]``;
         ``obs`` is the post-reset observation, ``final_obs`` the real next one.
     """
-    if isinstance(env, Environment):
+    if hasattr(env, "step_batch"):
         obs, env_state, reward, terminated, truncated, info = env.step_batch(
             key, env_state, action, env_params
         )

@@ -31,7 +31,10 @@ import jax.numpy as jnp
 from jaxpg import parallel
 from jaxpg import rollout as rollout_lib
 from jaxpg.algorithms.base import Algorithm
+from jaxpg.bookkeeping import Progress, StepCount, learn
 from jaxpg.config import BaseConfig
+from jaxpg.networks import Critic, Policy
+from jaxpg.spaces import describe, is_box, is_discrete
 
 
 class TrainState(NamedTuple):
@@ -41,43 +44,38 @@ class TrainState(NamedTuple):
         agent: the algorithm's state (``agent.params`` holds the networks' parameters).
         rollout: environment states and running episode accumulators.
         key: the PRNG key for the remaining iterations.
-        iteration: int32 number of completed iterations.
-        last_episode_return: the latest mean return of finished episodes (carried forward).
-        last_episode_length: the same for lengths.
-        any_finished: bool, whether any episode has finished yet.
-        env_steps: int32 environment steps so far (vine branches included).
+        progress: the `jaxpg.bookkeeping.Progress` counters (``iteration``, the latest
+            ``episode_return`` and ``episode_length``, the exact ``env_steps``).
     """
 
     agent: Any
     rollout: rollout_lib.RolloutState
     key: jax.Array
-    iteration: jax.Array
-    last_episode_return: jax.Array
-    last_episode_length: jax.Array
-    any_finished: jax.Array
-    env_steps: jax.Array
+    progress: Progress
 
     @classmethod
     def start(cls, agent: Any, rollout: rollout_lib.RolloutState, key: jax.Array) -> TrainState:
         """The state before the first iteration: counters at zero, no episode finished."""
-        return cls(
-            agent=agent,
-            rollout=rollout,
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            last_episode_return=jnp.zeros((), jnp.float32),
-            last_episode_length=jnp.zeros((), jnp.float32),
-            any_finished=jnp.zeros((), bool),
-            env_steps=jnp.zeros((), jnp.int32),
-        )
+        return cls(agent=agent, rollout=rollout, key=key, progress=Progress.start())
+
+    @property
+    def iteration(self) -> jax.Array:
+        """int32 number of completed iterations."""
+        return self.progress.iteration
+
+    @property
+    def env_steps(self) -> StepCount:
+        """Environment steps so far (vine branches included), exact; ``.value()`` on the host."""
+        return self.progress.env_steps
 
 
 class TrainResult(NamedTuple):
     """Result of `train`.
 
     Attributes:
-        metrics: dict of ``[num_iterations]`` arrays: ``episode_return``, ``episode_length``,
-            ``env_steps`` (cumulative), ``skipped_updates`` and the algorithm's own (losses,
+        metrics: dict of ``[num_iterations]`` arrays: ``episode_return`` (NaN until an episode
+            has finished), ``episode_length``, ``episodes_finished``, ``env_steps``
+            (cumulative, float32), ``skipped_updates`` and the algorithm's own (losses,
             entropy, KL, ...).
         state: the final `TrainState` (to continue training or checkpoint).
         params: (property) dict of parameter pytrees, ``"policy"`` and, where there is one,
@@ -95,23 +93,97 @@ class TrainResult(NamedTuple):
 
 
 class Trainer(NamedTuple):
-    """``init(key) -> TrainState`` and ``run(state, num_iterations) -> (state, metrics)``."""
+    """A chunkable training run.
+
+    Attributes:
+        init: ``key -> TrainState``.
+        run: ``(state, num_iterations) -> (state, metrics)``; metrics ``[num_iterations]``.
+        algorithm: the `Algorithm` (its ``policy`` and ``critic`` are the trained networks).
+        config: the config.
+        template: ``batch_shape -> TrainState`` of `jax.ShapeDtypeStruct` leaves, the structure
+            `jaxpg.checkpoint.restore` fills (``batch_shape``: e.g. ``(num_seeds,)``).
+    """
 
     init: Callable[[jax.Array], TrainState]
     run: Callable[[TrainState, int], tuple[TrainState, dict[str, jax.Array]]]
     algorithm: Algorithm
     config: BaseConfig
+    template: Callable[..., TrainState]
 
 
-def check_compatible(config: BaseConfig, env: Any, env_params: Any) -> None:
-    """Raises ValueError when the environment cannot be trained with this config."""
-    from gymnax.environments import spaces
+def init_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(agent_key, reset_key, carried_key)``: how `Trainer.init` spends its key."""
+    agent_key, reset_key, carried = jax.random.split(key, 3)
+    return agent_key, reset_key, carried
 
-    action_space = env.action_space(env_params)
-    if not isinstance(action_space, spaces.Discrete | spaces.Box):
+
+def iteration_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(carried_key, rollout_key, update_key)``: how one iteration spends the carried key."""
+    carried, rollout_key, update_key = jax.random.split(key, 3)
+    return carried, rollout_key, update_key
+
+
+def batched_template(single: Any, batch_shape: tuple[int, ...] = ()) -> Any:
+    """``single`` (a pytree of arrays or shape structs) as `jax.ShapeDtypeStruct` leaves with
+    leading axes ``batch_shape``."""
+    return jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(tuple(batch_shape) + tuple(leaf.shape), leaf.dtype),
+        single,
+    )
+
+
+def check_environment(env: Any, env_params: Any) -> None:
+    """Raises ValueError, before tracing, when ``env`` lacks what jaxpg needs.
+
+    jaxpg trains any object with gymnax 1.0's environment API: ``reset(key, params) -> (obs,
+    state)``, ``step(key, state, action, params) -> (obs, state, reward, terminated, truncated,
+    info)`` with auto-reset and ``info["final_observation"]`` (the real last observation of an
+    episode that ended), ``observation_space(params)`` and ``action_space(params)`` (Discrete
+    with ``n``, or Box with ``low``, ``high``, ``shape``). Subclassing gymnax's `Environment`
+    is not required. Whether ``step`` puts ``final_observation`` in ``info`` is checked with
+    `jax.eval_shape` (nothing runs).
+    """
+    name = getattr(env, "name", type(env).__name__)
+    missing = [
+        m
+        for m in ("reset", "step", "observation_space", "action_space")
+        if not callable(getattr(env, m, None))
+    ]
+    if missing:
         raise ValueError(
-            f"{getattr(env, 'name', env)} has a {type(action_space).__name__} action space; "
-            "jaxpg supports Discrete and Box action spaces"
+            f"environment {name} lacks {', '.join(missing)}; jaxpg needs gymnax 1.0's API "
+            "(reset, step, observation_space, action_space)"
+        )
+    action_space = env.action_space(env_params)
+    if not (is_discrete(action_space) or is_box(action_space)):
+        raise ValueError(
+            f"{name} has a {describe(action_space)} action space; jaxpg supports Discrete "
+            "(with n) and Box (with low, high, shape) action spaces"
+        )
+    if getattr(env, "RUNS_ON_HOST", False):
+        return
+    key = jax.random.key(0)
+    try:
+        obs, state = jax.eval_shape(env.reset, key, env_params)
+        action = jnp.zeros(action_space.shape, action_space.dtype)
+        out = jax.eval_shape(env.step, key, state, action, env_params)
+    except Exception as error:  # any failure here is a broken environment, said plainly
+        raise ValueError(
+            f"{name}.reset / step could not be traced with gymnax 1.0's signatures "
+            f"(reset(key, params), step(key, state, action, params)): {error}"
+        ) from error
+    if not (isinstance(out, tuple) and len(out) == 6):
+        raise ValueError(
+            f"{name}.step must return (obs, state, reward, terminated, truncated, info) as "
+            "in gymnax 1.0; it returned "
+            f"{len(out) if isinstance(out, tuple) else type(out).__name__} values"
+        )
+    info = out[5]
+    if not isinstance(info, dict) or "final_observation" not in info:
+        raise ValueError(
+            f'{name}.step must put the real last observation of an episode in info["final_'
+            'observation"] (gymnax 1.0 auto-reset API; wrap older environments so that '
+            "truncated episodes can be bootstrapped)"
         )
 
 
@@ -120,6 +192,8 @@ def make_trainer(
     env: Any,
     env_params: Any,
     *,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
     mesh: jax.sharding.Mesh | None = None,
     axis_name: str = parallel.BATCH_AXIS,
 ) -> Trainer:
@@ -128,8 +202,11 @@ def make_trainer(
     Args:
         config: an algorithm config (`VPGConfig`, `ActorCriticConfig`, `TRPOConfig`,
             `PPOConfig`); validated here, before tracing.
-        env: a gymnax-API environment.
+        env: a gymnax-API environment (see `check_environment`).
         env_params: its parameters.
+        policy: the `jaxpg.networks.Policy` to train (e.g. ``policy_from_module(MyModule(),
+            obs_shape, action_space)``); None: the config's MLP.
+        critic: the `jaxpg.networks.Critic` for algorithms with one; None: the config's MLP.
         mesh: a `jax.sharding.Mesh` to train data-parallel on (`jaxpg.data_parallel_mesh`):
             the ``config.num_envs`` environments are split along ``axis_name``, which must
             divide them; parameters are replicated. None: no sharding constraints at all.
@@ -139,10 +216,15 @@ def make_trainer(
         A `Trainer`.
     """
     config.validate()
-    check_compatible(config, env, env_params)
+    check_environment(env, env_params)
+    if getattr(env, "RUNS_ON_HOST", False):
+        raise ValueError(
+            f"environment {getattr(env, 'name', type(env).__name__)} runs on the host "
+            "(gymnasium); train it with jaxpg.host_train.make_host_trainer"
+        )
     if mesh is not None:
         parallel.check_mesh(mesh, config.num_envs, axis_name)
-    algorithm = config.make_algorithm(env, env_params)
+    algorithm = config.make_algorithm(env, env_params, policy=policy, critic=critic)
 
     def constrain(tree: Any, batch_dim: int | None) -> Any:
         """Pins ``tree`` to the mesh: split along ``batch_dim``, or replicated when None."""
@@ -153,14 +235,14 @@ def make_trainer(
         return parallel.shard_batch(tree, mesh, axis_name, batch_dim)
 
     def init(key: jax.Array) -> TrainState:
-        agent_key, reset_key, key = jax.random.split(key, 3)
+        agent_key, reset_key, key = init_keys(key)
         rollout_state = rollout_lib.reset(reset_key, env, env_params, config.num_envs)
         return TrainState.start(
             constrain(algorithm.init(agent_key), None), constrain(rollout_state, 0), key
         )
 
     def iteration(state: TrainState, _: Any) -> tuple[TrainState, dict[str, jax.Array]]:
-        key, rollout_key, update_key = jax.random.split(state.key, 3)
+        key, rollout_key, update_key = iteration_keys(state.key)
         policy_fn = algorithm.behaviour(state.agent, state.iteration)
         rollout_state, trajectory, stats = rollout_lib.rollout(
             rollout_key,
@@ -172,52 +254,21 @@ def make_trainer(
             record_env_states=algorithm.needs_env_states,
         )
         rollout_state, trajectory = constrain(rollout_state, 0), constrain(trajectory, 1)
-        agent, metrics = algorithm.update(update_key, state.agent, trajectory, state.iteration)
-        finite = jnp.isfinite(trajectory.reward).all() & all_finite(agent.params)
-        agent = jax.tree.map(lambda new, old: jnp.where(finite, new, old), agent, state.agent)
-        agent = constrain(agent, None)
-
-        finished = stats.count > 0
-        count = jnp.maximum(stats.count, 1).astype(jnp.float32)
-        # Before any episode has finished, report the running episodes' partial returns.
-        fallback_return = jnp.where(
-            state.any_finished,
-            state.last_episode_return,
-            rollout_state.episode_return.mean(),
+        agent, progress, metrics = learn(
+            algorithm, config.batch_size, update_key, state.agent, state.progress, trajectory, stats
         )
-        fallback_length = jnp.where(
-            state.any_finished,
-            state.last_episode_length,
-            rollout_state.episode_length.mean().astype(jnp.float32),
-        )
-        episode_return = jnp.where(finished, stats.return_sum / count, fallback_return)
-        episode_length = jnp.where(finished, stats.length_sum / count, fallback_length)
-        iteration_number = state.iteration + 1
-        env_steps = state.env_steps + config.batch_size + metrics.pop("vine_env_steps", 0)
-        metrics = {
-            **metrics,
-            "episode_return": episode_return,
-            "episode_length": episode_length,
-            "episodes_finished": stats.count,
-            "env_steps": env_steps,
-            "skipped_updates": (~finite).astype(jnp.int32),
-        }
-        new_state = TrainState(
-            agent=agent,
-            rollout=rollout_state,
-            key=key,
-            iteration=iteration_number,
-            last_episode_return=episode_return,
-            last_episode_length=episode_length,
-            any_finished=state.any_finished | finished,
-            env_steps=env_steps,
-        )
+        new_state = TrainState(constrain(agent, None), rollout_state, key, progress)
         return new_state, metrics
 
     def run(state: TrainState, num_iterations: int) -> tuple[TrainState, dict[str, jax.Array]]:
         return jax.lax.scan(iteration, state, None, num_iterations)
 
-    return Trainer(init=init, run=run, algorithm=algorithm, config=config)
+    single = jax.eval_shape(init, jax.random.key(0))
+
+    def template(batch_shape: tuple[int, ...] = ()) -> TrainState:
+        return batched_template(single, batch_shape)
+
+    return Trainer(init=init, run=run, algorithm=algorithm, config=config, template=template)
 
 
 def make_train(
@@ -225,6 +276,8 @@ def make_train(
     env: Any,
     env_params: Any,
     *,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
     mesh: jax.sharding.Mesh | None = None,
     axis_name: str = parallel.BATCH_AXIS,
 ) -> Callable[[jax.Array], TrainResult]:
@@ -233,8 +286,10 @@ def make_train(
     Args:
         config: an algorithm config; validated here, before tracing (traced fields in a sweep
             are skipped).
-        env: a gymnax-API environment (`jaxpg.make_env` or `gymnax.make`).
+        env: a gymnax-API environment (`jaxpg.make_env`, `gymnax.make`, or your own).
         env_params: its parameters.
+        policy: the policy network to train (`jaxpg.networks.Policy`); None: the config's MLP.
+        critic: the critic, for algorithms with one; None: the config's MLP.
         mesh: train data-parallel on this `jax.sharding.Mesh` (see `make_trainer` and
             `jaxpg.parallel`); None (the default) trains on one device.
         axis_name: the mesh axis to split the ``config.num_envs`` environments along.
@@ -249,20 +304,12 @@ def make_train(
         >>> result.metrics["episode_return"].shape
         (2,)
     """
-    trainer = make_trainer(config, env, env_params, mesh=mesh, axis_name=axis_name)
+    trainer = make_trainer(
+        config, env, env_params, policy=policy, critic=critic, mesh=mesh, axis_name=axis_name
+    )
 
     def train(key: jax.Array) -> TrainResult:
         state, metrics = trainer.run(trainer.init(key), config.num_iterations)
         return TrainResult(metrics=metrics, state=state)
 
     return train
-
-
-def all_finite(tree: Any) -> jax.Array:
-    """Scalar bool: every floating-point leaf of ``tree`` is finite."""
-    leaves = [
-        jnp.isfinite(leaf).all()
-        for leaf in jax.tree.leaves(tree)
-        if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating)
-    ]
-    return jnp.stack(leaves).all() if leaves else jnp.ones((), bool)

@@ -20,10 +20,14 @@ CONFIGS = {
 }
 
 
+def _template(config, env_id="CartPole-v1", **env_kwargs):
+    env, env_params = jaxpg.make_env(env_id, **env_kwargs)
+    return jaxpg.make_trainer(config, env, env_params).template
+
+
 def _random_state(config, env_id="CartPole-v1", batch_shape=(3,), seed=0, **env_kwargs):
     """A TrainState of the right structure with random leaves (nothing compiled)."""
-    env, env_params = jaxpg.make_env(env_id, **env_kwargs)
-    template = checkpoint.state_template(config, env, env_params, batch_shape)
+    template = _template(config, env_id, **env_kwargs)(batch_shape)
     rng = np.random.default_rng(seed)
 
     def fill(spec):
@@ -61,63 +65,58 @@ def test_every_leaf_of_a_vmapped_state_round_trips(tmp_path, name):
     path = tmp_path / "checkpoint.msgpack"
     checkpoint.save(
         path,
-        config,
-        "CartPole-v1",
-        {},
         state,
+        config=config,
         metrics=metrics,
         metadata={"seeds": (0, 1, 2), "algorithm": name},
     )
-    loaded = checkpoint.load_checkpoint(path)
-    assert loaded.config == config and type(loaded.config) is type(config)
-    assert (loaded.env_id, loaded.env_kwargs) == ("CartPole-v1", {})
-    assert loaded.metadata == {"seeds": [0, 1, 2], "algorithm": name}
-    assert jax.dtypes.issubdtype(loaded.state.key.dtype, jax.dtypes.prng_key)
-    _assert_states_equal(state, loaded.state)
+    restored = checkpoint.restore(path, _template(config))
+    assert restored.config == {"class": type(config).__name__, "fields": config.to_dict()}
+    assert type(config).from_dict(restored.config["fields"]) == config
+    assert restored.metadata == {"seeds": [0, 1, 2], "algorithm": name}
+    assert restored.batch_shape == (3,)
+    assert jax.dtypes.issubdtype(restored.state.key.dtype, jax.dtypes.prng_key)
+    _assert_states_equal(state, restored.state)
     for metric, value in metrics.items():
-        np.testing.assert_array_equal(loaded.metrics[metric], value)
+        np.testing.assert_array_equal(restored.metrics[metric], value)
     assert os.listdir(tmp_path) == ["checkpoint.msgpack"]
 
 
-def test_unbatched_state_env_kwargs_and_the_four_value_load(tmp_path):
+def test_an_unbatched_state_restores_into_a_given_pytree_target(tmp_path):
     config = jaxpg.VPGConfig(**TINY, entropy_alpha=1.0, exploration="seed")
     kwargs = {"max_steps": 12, "start": (4, 1), "observation": "one_hot"}
     state = _random_state(config, "GridWorld-v0", batch_shape=(), **kwargs)
     path = tmp_path / "grid.msgpack"
-    checkpoint.save(path, config, "GridWorld-v0", kwargs, state)
-    loaded_config, env_id, env_kwargs, loaded_state = checkpoint.load(path)
-    assert loaded_config == config and env_id == "GridWorld-v0"
-    assert env_kwargs == {"max_steps": 12, "start": [4, 1], "observation": "one_hot"}
-    assert loaded_state.iteration.shape == ()
-    _assert_states_equal(state, loaded_state)
+    checkpoint.save(path, state)  # no config, no metrics
+    target = _template(config, "GridWorld-v0", **kwargs)(())
+    restored = checkpoint.restore(path, target)
+    assert restored.config is None and restored.metrics == {} and restored.batch_shape == ()
+    _assert_states_equal(state, restored.state)
 
 
-def test_loading_refuses_a_state_that_does_not_fit_the_config(tmp_path):
+def test_restoring_refuses_a_state_that_does_not_fit_the_target(tmp_path):
     config = CONFIGS["trpo"]
-    state = _random_state(config)
     path = tmp_path / "c.msgpack"
-    # The file says hidden_sizes=(8,) but holds a (4,) network.
-    checkpoint.save(path, config.replace(hidden_sizes=(8,)), "CartPole-v1", {}, state)
-    with pytest.raises(ValueError, match=r"does not match.*hidden_sizes=\(8,\).*Dense_0"):
-        checkpoint.load(path)
+    checkpoint.save(path, _random_state(config), config=config)
+    # The target has a wider network.
+    with pytest.raises(ValueError, match=r"does not fit the target.*Dense_0"):
+        checkpoint.restore(path, _template(config.replace(hidden_sizes=(8,))))
     # A GridWorld state is not a CartPole state.
-    grid_state = _random_state(config, "GridWorld-v0")
-    checkpoint.save(path, config, "CartPole-v1", {}, grid_state)
-    with pytest.raises(ValueError, match="CartPole-v1"):
-        checkpoint.load(path)
+    checkpoint.save(path, _random_state(config, "GridWorld-v0"), config=config)
+    with pytest.raises(ValueError, match=r"does not fit the target.*env_state"):
+        checkpoint.restore(path, _template(config))
 
 
-def test_expected_config_and_env_are_checked(tmp_path):
+def test_an_expected_config_is_checked(tmp_path):
     config = CONFIGS["a2c"]
     path = tmp_path / "c.msgpack"
-    checkpoint.save(path, config, "CartPole-v1", {}, _random_state(config))
+    checkpoint.save(path, _random_state(config), config=config)
+    template = _template(config)
     with pytest.raises(ValueError, match=r"learning_rate=0.003 in the checkpoint, 0.1 expected"):
-        checkpoint.load(path, config=config.replace(learning_rate=0.1))
-    with pytest.raises(ValueError, match="env_id is 'CartPole-v1', not 'CartPole-v0'"):
-        checkpoint.load(path, env_id="CartPole-v0")
+        checkpoint.restore(path, template, config=config.replace(learning_rate=0.1))
     with pytest.raises(ValueError, match="a ActorCriticConfig, not VPGConfig"):
-        checkpoint.load(path, config=CONFIGS["vpg"])
-    assert checkpoint.load(path, config=config, env_id="CartPole-v1", env_kwargs={})[0] == config
+        checkpoint.restore(path, template, config=CONFIGS["vpg"])
+    assert checkpoint.restore(path, template, config=config).batch_shape == (3,)
 
 
 def test_a_pickle_is_never_executed(tmp_path):
@@ -129,36 +128,37 @@ def test_a_pickle_is_never_executed(tmp_path):
 
     path = tmp_path / "evil.msgpack"
     path.write_bytes(pickle.dumps(Exploit()))
+    template = _template(CONFIGS["vpg"])
     with pytest.raises(ValueError, match="not a jaxpg checkpoint"):
-        checkpoint.load(path)
+        checkpoint.restore(path, template)
     assert not marker.exists()
     path.write_bytes(b"")
     with pytest.raises(ValueError, match="not a jaxpg checkpoint"):
-        checkpoint.load(path)
+        checkpoint.restore(path, template)
 
 
 def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     config = CONFIGS["vpg"]
     first, second = _random_state(config, seed=1), _random_state(config, seed=2)
     path = tmp_path / "c.msgpack"
-    checkpoint.save(path, config, "CartPole-v1", {}, first)
+    checkpoint.save(path, first, config=config)
 
     def failing_replace(source, target):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.save(path, config, "CartPole-v1", {}, second)
+        checkpoint.save(path, second, config=config)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["c.msgpack"]
-    _assert_states_equal(first, checkpoint.load(path)[3])
+    _assert_states_equal(first, checkpoint.restore(path, _template(config)).state)
 
 
 def test_version_difference_warns(tmp_path, monkeypatch):
     config = CONFIGS["vpg"]
     path = tmp_path / "c.msgpack"
-    checkpoint.save(path, config, "CartPole-v1", {}, _random_state(config))
+    checkpoint.save(path, _random_state(config), config=config)
     assert checkpoint.read_metadata(path)["jaxpg_version"] == jaxpg.__version__
     monkeypatch.setattr(jaxpg, "__version__", "99.0")
     with pytest.warns(UserWarning, match="written by jaxpg 0.1.0"):
-        checkpoint.load(path)
+        checkpoint.restore(path, _template(config))

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 import jaxpg
-from jaxpg import checkpoint, cli
+from jaxpg import cli
+from jaxpg.cli import runs as cli_runs
 from jaxpg.cli import train as cli_train
 
 VPG_TINY = ["--set", "num_envs=4", "--set", "num_steps=16", "--set", "hidden_sizes=8"]
@@ -36,7 +37,9 @@ def _csv_rows(path):
 
 
 def _state_leaves(run_dir):
-    state = checkpoint.load(os.path.join(run_dir, "checkpoint.msgpack"))[3]
+    run = cli_runs.load_run_checkpoint(str(run_dir))
+    run.runner.close()
+    state = run.state
     return [
         np.asarray(
             jax.random.key_data(leaf)
@@ -140,12 +143,12 @@ def test_build_config_errors_name_the_problem():
             "--sweep num_envs: num_envs is a static field of VPGConfig (it fixes shapes or loop "
             "lengths, so each value would need its own compiled program); only traced fields "
             "can be swept in one compile; sweepable (traced) fields of vpg: gamma, "
-            "learning_rate,",
+            "init_log_std, learning_rate,",
         ),
         (
             ["train", "trpo", "--env", "CartPole-v1", "--sweep", "lr=0.1,0.2"],
             "--sweep lr: lr is short for learning_rate, which trpo (TRPOConfig) does not have; "
-            "sweepable (traced) fields of trpo: gamma, max_kl,",
+            "sweepable (traced) fields of trpo: gamma, init_log_std, max_kl,",
         ),
         (
             ["train", "ppo", "--env", "CartPole-v1", "--sweep", "learning_rat=0.1"],
@@ -184,9 +187,8 @@ def test_build_config_errors_name_the_problem():
             ["train", "vpg", "--env", "gymnasium:CartPole-v1", "--sweep", "lr=0.1,0.2"],
             "--sweep vmaps the grid in one compiled program, which needs a JAX environment",
         ),
-        (["train", "--resume", "nowhere", "--sweep", "lr=1"], "--sweep cannot change it"),
         (["train", "--resume", "nowhere"], "nowhere does not exist"),
-        (["train", "--resume", "nowhere", "--set", "gamma=0.9"], "--set cannot change it"),
+        (["train", "vpg", "--resume", "nowhere", "--set", "gamma=0.9"], "nowhere does not exist"),
         (["eval", "nowhere"], "nowhere does not exist"),
     ],
 )
@@ -365,6 +367,169 @@ def test_resume_and_ctrl_c_give_the_one_go_result_bit_for_bit(tmp_path, capsys, 
     assert status == 2 and "already holds a run" in err
 
 
+def test_resume_accepts_the_runs_own_options_and_names_a_change(tmp_path, capsys):
+    # The options of the bit-for-bit test above: its compiled programs serve this run too.
+    run_dir = tmp_path / "run"
+    own = ["vpg", "--env", "CartPole-v1", *VPG_TINY, "--seeds", 2, "--chunk-size", 2]
+    quiet = ["--eval-episodes", 0, "--no-progress"]
+    status, out, err = _run(
+        ["train", *own, "--total-timesteps", BATCH, "--out", run_dir, *quiet], capsys
+    )
+    assert status == 0, err
+
+    # The command that started the run, repeated with --resume and a new total, continues it.
+    status, out, err = _run(
+        [
+            "train",
+            *own,
+            "--seed",
+            0,
+            "--num-envs",
+            4,
+            "--out",
+            run_dir,
+            "--resume",
+            run_dir,
+            "--total-timesteps",
+            2 * BATCH,
+            *quiet,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    assert "2 iterations" in out and len(_csv_rows(run_dir / "metrics.csv")) == 2 * 2
+
+    changes = [
+        (["npg"], "ALGO (the run's is 'vpg', given 'npg')"),
+        (["--env", "Acrobot-v1"], "--env (the run's is 'CartPole-v1', given 'Acrobot-v1')"),
+        (["--env-set", "max_steps=50"], "--env-set max_steps (the run does not set it, given 50)"),
+        (["--set", "hidden_sizes=16"], "--set hidden_sizes (the run's is (8,), given (16,))"),
+        (["--num-envs", 8], "--num-envs (the run's is 4, given 8)"),
+        (["--seed", 1], "--seed (the run's is 0, given 1)"),
+        (["--seeds", 3], "--seeds (the run's is 2, given 3)"),
+        (["--sweep", "lr=0.1,0.2"], "--sweep (the run's is none, given learning_rate=0.1,0.2)"),
+        (["--out", tmp_path / "other"], f"--out (the run's is '{run_dir}', given"),
+    ]
+    for argv, message in changes:
+        status, out, err = _run(
+            ["train", *argv, "--resume", run_dir, "--total-timesteps", 3 * BATCH], capsys
+        )
+        assert status == 2 and message in err, (argv, err)
+        assert "Only --total-timesteps, --chunk-size, --eval-episodes" in err
+    assert len(_csv_rows(run_dir / "metrics.csv")) == 2 * 2
+
+
+def test_every_key_of_a_cli_run_is_a_stream_of_its_own():
+    """The run keys, the keys training splits the train key into (`init_keys`, then
+    `iteration_keys` every iteration) and the reset key of a resumed host run
+    (`resume_reset_key` of a carried key) are all distinct, for every seed."""
+    from jaxpg.host_train import resume_reset_key
+    from jaxpg.train import init_keys, iteration_keys
+
+    keys = {}
+
+    def add(name, key):
+        keys[name] = tuple(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+    for seed in (0, 1, 2):
+        run = cli.run_keys(seed)
+        add(f"{seed} train", run.train)
+        add(f"{seed} evaluate", run.evaluate)
+        add(f"{seed} render", run.render)
+        agent_key, reset_key, carried = init_keys(run.train)
+        add(f"{seed} agent", agent_key)
+        add(f"{seed} reset", reset_key)
+        for iteration in range(4):
+            add(f"{seed} carried {iteration}", carried)
+            add(f"{seed} resume reset {iteration}", resume_reset_key(carried))
+            if iteration < 3:
+                carried, rollout_key, update_key = iteration_keys(carried)
+                add(f"{seed} rollout {iteration}", rollout_key)
+                add(f"{seed} update {iteration}", update_key)
+    by_data = {}
+    for name, data in keys.items():
+        by_data.setdefault(data, []).append(name)
+    assert [names for names in by_data.values() if len(names) > 1] == []
+
+
+def test_missing_box2d_hint_installs_as_the_readme_does(tmp_path, capsys, monkeypatch):
+    import pathlib
+
+    import gymnasium
+
+    def make(*args, **kwargs):
+        raise gymnasium.error.DependencyNotInstalled("Box2D is not installed")
+
+    monkeypatch.setattr(gymnasium, "make", make)
+    status, out, err = _run(
+        ["train", "ppo", "--env", "gymnasium:LunarLander-v3", "--out", tmp_path / "run"], capsys
+    )
+    hint = 'pip install -e ".[box2d]"'
+    assert status == 2 and hint in err and "jaxpg[box2d]" not in err
+    readme = pathlib.Path(__file__).parents[1] / "README.md"
+    assert hint in readme.read_text()
+
+
+def test_summary_and_progress_bar_skip_seeds_with_no_finished_episode(capsys):
+    from types import SimpleNamespace
+
+    from jaxpg.bookkeeping import StepCount
+    from jaxpg.cli import outputs
+    from jaxpg.cli.run import Run
+
+    steps = StepCount(np.zeros(4, np.int32), np.full(4, BATCH, np.int32))
+    run = Run(
+        algorithm="vpg",
+        config=cli.build_config("vpg"),
+        env_id="CartPole-v1",
+        env_kwargs={},
+        env=None,
+        env_params=None,
+        runner=None,
+        seeds=[0, 1, 2, 3],
+        out_dir="out",
+        chunk_size=1,
+        state=SimpleNamespace(env_steps=steps),
+        history={
+            "episode_return": np.full((4, 1), np.nan, np.float32),
+            "env_steps": np.full((4, 1), BATCH, np.float32),
+        },
+        iterations_done=1,
+    )
+    seconds = {"wall_clock_s": 1.0, "compile_s": 0.5, "train_s": 0.5, "eval_s": 0.0}
+    summary = outputs.make_summary(run, None, [], False, seconds)
+    assert summary["final_return_mean"] is None and summary["env_steps_per_seed"] == BATCH
+    json.dumps(summary, allow_nan=False)
+    outputs.print_summary(run, summary)
+    assert (
+        "final return (last iteration): n/a, no episode has finished yet" in capsys.readouterr().out
+    )
+    assert outputs.progress_postfix(run, np.full(4, np.nan)) == {"return": "n/a"}
+
+    run.history["episode_return"][1:, 0] = [np.nan, 20.0, 30.0]
+    summary = outputs.make_summary(run, None, [], False, seconds)
+    assert summary["final_return_mean"] == 25.0
+    assert summary["final_return_per_seed"] == [None, None, 20.0, 30.0]
+    outputs.print_summary(run, summary)
+    assert "25 (seeds from 20 to 30) (2 seeds with no finished episode)" in capsys.readouterr().out
+
+    run.seeds, run.sweep = [0, 1], cli.Sweep(("learning_rate",), ((0.1,), (0.2,)))
+    assert outputs.progress_postfix(run, np.array([np.nan, np.nan, 20.0, np.nan])) == {
+        "return": "20",
+        "best": "20",
+    }
+    summary = outputs.make_summary(run, None, [], False, seconds)
+    assert summary["best_grid_point"] == 1 and summary["sweep"][0]["final_return_mean"] is None
+    outputs.print_summary(run, summary)
+    out = capsys.readouterr().out
+    assert "| 0 | 0.1 | n/a |  |" in out and "| 1 | 0.2 | 25 ± 5 | best |" in out
+    run.history["episode_return"][:] = np.nan
+    summary = outputs.make_summary(run, None, [], False, seconds)
+    assert summary["best_grid_point"] is None
+    outputs.print_summary(run, summary)
+    assert "best: n/a, no episode has finished yet" in capsys.readouterr().out
+
+
 def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys):
     from jaxpg.host_train import train_host
 
@@ -410,7 +575,7 @@ def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys
     config = cli.build_config(
         "vpg", cli.parse_assignments(VPG_TINY[1::2], "--set"), total_timesteps=3 * BATCH
     )
-    result = train_host(config, env, env_params, jax.random.key(0))
+    result = train_host(config, env, env_params, cli.run_keys(0).train)
     np.testing.assert_array_equal(
         [np.float32(r["episode_return"]) for r in rows if r["seed"] == "0"],
         result.metrics["episode_return"],
@@ -565,10 +730,10 @@ def test_sweep_of_a_field_used_in_python_control_flow_is_a_clear_error(
 
     make_algorithm = VPGConfig.make_algorithm
 
-    def branching(config, env, env_params):
+    def branching(config, env, env_params, **networks):
         if config.learning_rate > 0.5:  # needs a concrete value
             pass
-        return make_algorithm(config, env, env_params)
+        return make_algorithm(config, env, env_params, **networks)
 
     monkeypatch.setattr(VPGConfig, "make_algorithm", branching)
     status, out, err = _run(

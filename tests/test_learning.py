@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import jaxpg
-from jaxpg.algorithms.base import build_policy
 from jaxpg.envs import gridworld_solver as solver
+from jaxpg.networks import default_policy
 
 GRIDS = {
     "seed": (jaxpg.envs.SEED_GRID, (5, 0), 300),
@@ -47,7 +47,7 @@ NUM_SEEDS = 3
 
 def _fraction_of_optimum(config, env, env_params, params, grid, start, alpha, horizon):
     """(J(pi) - J(uniform)) / (J* - J(uniform)) from the start cell, all exact."""
-    policy = build_policy(config, env, env_params)
+    policy = default_policy(config, env, env_params)
     height, width = np.asarray(grid).shape
     obs = jnp.stack([env.observe_cell(r, c) for r in range(height) for c in range(width)])
     probs = np.asarray(policy.apply(params["policy"], obs).probs(), np.float64)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxpg
-from jaxpg.algorithms.base import build_value_network
 from jaxpg.envs.probes import Probe
+from jaxpg.networks import default_critic
 
 AC = jaxpg.ActorCriticConfig(
     num_envs=16,
@@ -26,12 +26,12 @@ def _train(config, kind, seeds=4, **env_kwargs):
 
 
 def _values(config, env, result, obs):
-    net = build_value_network(config, env, env.default_params)
+    net = default_critic(config, env, env.default_params)
     return np.asarray(jax.vmap(net.apply, (0, None))(result.params["value"], obs))
 
 
 def _action_probs(config, env, result, obs):
-    policy = jaxpg.algorithms.base.build_policy(config, env, env.default_params)
+    policy = jaxpg.networks.default_policy(config, env, env.default_params)
     return np.asarray(jax.vmap(lambda p: policy.apply(p, obs).probs())(result.params["policy"]))
 
 

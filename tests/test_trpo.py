@@ -9,8 +9,8 @@ import pytest
 
 import jaxpg
 from jaxpg.algorithms import trpo
-from jaxpg.algorithms.base import build_policy, build_value_network
 from jaxpg.envs.probes import Probe
+from jaxpg.networks import default_critic, default_policy
 
 NUM_SEEDS = 10
 
@@ -75,7 +75,7 @@ def test_vine_solves_cartpole():
 def test_trust_region_value_fit_satisfies_its_constraint():
     env, env_params = jaxpg.make_env("CartPole-v1")
     config = jaxpg.TRPOConfig(value_fit="trust_region", value_max_kl=0.02)
-    value_net = build_value_network(config, env, env_params)
+    value_net = default_critic(config, env, env_params)
     obs_key, target_key, init_key = jax.random.split(jax.random.key(0), 3)
     obs = jax.random.normal(obs_key, (64, 8, 4))
     targets = jnp.sin(obs.sum(-1)) * 10 + jax.random.normal(target_key, (64, 8))
@@ -149,7 +149,7 @@ def test_fisher_subsample_steps_keep_the_whole_batch_kl_within_bound():
     kls, params_by_fraction = [], []
     for fraction in (1.0, 0.1):
         config = jaxpg.TRPOConfig(fisher_subsample=fraction, max_kl=0.02)
-        policy = build_policy(config, env, env_params)
+        policy = default_policy(config, env, env_params)
         params = policy.init(init_key)
         dist = policy.apply(params, obs)
         actions = dist.sample(jax.random.key(6))

@@ -18,7 +18,8 @@ are rejax's default 64x64. Two changes, both to measure training alone:
   wrapped (`FiveValueStep`) to return ``terminated | truncated`` as ``done``, which is what
   rejax did with the old gymnax (it never bootstraps on truncation).
 
-Measured (``jax.jit(algo.train)``, ahead of time so compilation is apart):
+Measured with ``benchmarks/common.py``'s ``compile_and_time``, the helper every benchmark
+times JAX code with (``jax.jit(algo.train)``, ahead of time so compilation is apart):
 
 * ``compile_s``: ``jax.jit(train).lower(key).compile()``: tracing, lowering, XLA compilation;
 * ``runs_s``: ``--repeats`` calls of the compiled function with fresh keys (the first run
@@ -41,14 +42,18 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
+import sys  # noqa: E402
 from importlib.metadata import version  # noqa: E402
+from pathlib import Path  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 import gymnax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import rejax  # noqa: E402
 from rejax.evaluate import evaluate  # noqa: E402
+
+from benchmarks import common  # noqa: E402  (standard library only; not jaxpg)
 
 CARTPOLE_PPO = {
     "agent_kwargs": {"activation": "tanh"},
@@ -100,26 +105,6 @@ def make_algo(total_timesteps: int):
     return algo.replace(eval_callback=lambda algo, ts, key: jnp.zeros(()))
 
 
-def measure(fn, make_key, repeats: int) -> dict:
-    """Compiles ``fn`` ahead of time, then times a first run and ``repeats`` more."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(make_key(0)).compile()
-    compile_s = time.perf_counter() - start
-    keys = [jax.block_until_ready(make_key(index)) for index in range(repeats + 1)]
-    times = []
-    for key in keys:
-        start = time.perf_counter()
-        out = jax.block_until_ready(compiled(key))
-        times.append(time.perf_counter() - start)
-    return {
-        "compile_s": compile_s,
-        "first_run_s": times[0],
-        "runs_s": times[1:],
-        "median_s": statistics.median(times[1:]),
-        "load_average_1min": os.getloadavg()[0],
-    }, out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--total-timesteps", type=int, default=100_000)
@@ -144,7 +129,7 @@ def main() -> None:
         "env_steps": steps,
         "load_average_1min_start": os.getloadavg()[0],
     }
-    single, (train_state, _) = measure(algo.train, jax.random.PRNGKey, args.repeats)
+    single, (train_state, _) = common.time_on_keys(algo.train, jax.random.PRNGKey, args.repeats)
     single["env_steps_per_s"] = steps / single["median_s"]
     record["single"] = single
 
@@ -154,7 +139,7 @@ def main() -> None:
         def make_keys(index):
             return jax.random.split(jax.random.PRNGKey(1000 + index), seeds)
 
-        vmapped, _ = measure(jax.vmap(algo.train), make_keys, args.vmap_repeats)
+        vmapped, _ = common.time_on_keys(jax.vmap(algo.train), make_keys, args.vmap_repeats)
         vmapped["seeds"] = seeds
         vmapped["env_steps_per_s"] = seeds * steps / vmapped["median_s"]
         vmapped["seconds_per_seed"] = vmapped["median_s"] / seeds

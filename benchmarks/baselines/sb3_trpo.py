@@ -52,7 +52,10 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
 import sb3_contrib  # noqa: E402
@@ -62,6 +65,8 @@ from sb3_contrib import TRPO  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
+
+from benchmarks import common  # noqa: E402  (standard library only; not jaxpg)
 
 _IMPORTS_DONE = time.time()
 
@@ -100,16 +105,16 @@ class TimedEvalCallback(BaseCallback):
         if self.num_timesteps < self.next_eval:
             return True
         self.next_eval += self.every
-        start, cpu_start = time.time(), time.process_time()
-        mean_return, std_return = evaluate_policy(
+        clock = time.time() - _PROCESS_START - self.eval_seconds
+        elapsed, (mean_return, std_return) = common.timed(
+            evaluate_policy,
             self.model,
             self.eval_env,
             n_eval_episodes=self.n_episodes,
             deterministic=self.deterministic,
         )
-        clock = start - _PROCESS_START - self.eval_seconds
-        self.eval_seconds += time.time() - start
-        self.eval_cpu_seconds += time.process_time() - cpu_start
+        self.eval_seconds += elapsed.seconds
+        self.eval_cpu_seconds += elapsed.cpu_seconds
         self.curve.append(
             {
                 "env_steps": self.num_timesteps,
@@ -155,9 +160,9 @@ def main() -> None:
     )
 
     load_before = os.getloadavg()[0]
-    learn_start, learn_cpu_start = time.time(), time.process_time()
-    model.learn(total_timesteps=args.total_timesteps, callback=callback)
-    learn_end, learn_cpu_end = time.time(), time.process_time()
+    setup_end = time.time()
+    learn, _ = common.timed(model.learn, total_timesteps=args.total_timesteps, callback=callback)
+    learn_end = time.time()
 
     final_returns, _ = evaluate_policy(
         model,
@@ -166,7 +171,7 @@ def main() -> None:
         deterministic=deterministic,
         return_episode_rewards=True,
     )
-    learn_s = learn_end - learn_start - callback.eval_seconds
+    learn_s = learn.seconds - callback.eval_seconds
     print(
         json.dumps(
             {
@@ -175,10 +180,10 @@ def main() -> None:
                 "process_start_to_learn_end_s": learn_end - _PROCESS_START - callback.eval_seconds,
                 "process_start_to_learn_end_including_eval_s": learn_end - _PROCESS_START,
                 "import_s": _IMPORTS_DONE - _PROCESS_START,
-                "setup_s": learn_start - _IMPORTS_DONE,
+                "setup_s": setup_end - _IMPORTS_DONE,
                 "learn_s": learn_s,
-                "learn_including_eval_s": learn_end - learn_start,
-                "learn_cpu_s": learn_cpu_end - learn_cpu_start - callback.eval_cpu_seconds,
+                "learn_including_eval_s": learn.seconds,
+                "learn_cpu_s": learn.cpu_seconds - callback.eval_cpu_seconds,
                 "eval_callback_s": callback.eval_seconds,
                 "env_steps_per_s": args.total_timesteps / learn_s,
                 "total_timesteps": args.total_timesteps,

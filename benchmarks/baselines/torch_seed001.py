@@ -58,11 +58,15 @@ import json
 import os
 import platform
 import statistics
-import time
+import sys
 import warnings
 from copy import deepcopy
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+import torch  # noqa: E402
+
+from benchmarks import common  # noqa: E402  (standard library only; not jaxpg)
 
 # The seed ran ``warnings.filterwarnings('ignore')``; only the implicit-softmax-dim
 # warning fires here, so silence just that one.
@@ -205,9 +209,8 @@ def train_policy(iterations, grid, samples, T, discount, alpha, sd):
     policy_obj = POLICY(2, 5)
     optimizer = torch.optim.Adam(policy_obj.parameters(), lr=1e-2)
     loss_func = POLICY_GRADIENT_LOSS(alpha, discount, sd, T, samples)
-    seconds, cpu_seconds, losses, cumulative_rewards = [], [], [], []
-    for epoch in range(iterations):
-        start, cpu_start = time.perf_counter(), time.process_time()
+
+    def iteration(epoch):
         randomness = (10 + epoch) / (1 + epoch) ** 2
 
         def policy(state, randomness=randomness):
@@ -221,8 +224,13 @@ def train_policy(iterations, grid, samples, T, discount, alpha, sd):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        seconds.append(time.perf_counter() - start)
-        cpu_seconds.append(time.process_time() - cpu_start)
+        return loss, reward_tensor
+
+    seconds, cpu_seconds, losses, cumulative_rewards = [], [], [], []
+    for epoch in range(iterations):
+        elapsed, (loss, reward_tensor) = common.timed(iteration, epoch)
+        seconds.append(elapsed.seconds)
+        cpu_seconds.append(elapsed.cpu_seconds)
         losses.append(loss.item())
         cumulative_rewards.append(float(sum(sum(reward_tensor)) / samples))
     return seconds, cpu_seconds, losses, cumulative_rewards

@@ -51,16 +51,20 @@ import json
 import os
 import platform
 import statistics
-import time
+import sys
 import warnings
+from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
-import torch
-import torch.nn as nn
-from gymnasium.spaces import Box, Discrete
-from torch.distributions.categorical import Categorical
-from torch.optim import Adam
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from gymnasium.spaces import Box, Discrete  # noqa: E402
+from torch.distributions.categorical import Categorical  # noqa: E402
+from torch.optim import Adam  # noqa: E402
+
+from benchmarks import common  # noqa: E402  (standard library only; not jaxpg)
 
 warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
 
@@ -156,12 +160,11 @@ def train(
 
     records = []
     for _ in range(epochs):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        batch_loss, batch_rets, batch_lens = train_one_epoch()
+        elapsed, (batch_loss, batch_rets, batch_lens) = common.timed(train_one_epoch)
         records.append(
             {
-                "seconds": time.perf_counter() - start,
-                "cpu_seconds": time.process_time() - cpu_start,
+                "seconds": elapsed.seconds,
+                "cpu_seconds": elapsed.cpu_seconds,
                 "env_steps": int(sum(batch_lens)),
                 "mean_return": float(np.mean(batch_rets)),
                 "mean_length": float(np.mean(batch_lens)),

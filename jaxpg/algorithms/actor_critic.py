@@ -21,6 +21,7 @@ from jaxpg import advantages as adv
 from jaxpg import losses
 from jaxpg.algorithms import base
 from jaxpg.config import BaseConfig, integer, interval, one_of, static, traced
+from jaxpg.networks import Critic, Policy
 from jaxpg.rollout import Trajectory
 
 
@@ -37,7 +38,6 @@ class ActorCriticConfig(BaseConfig):
         entropy_alpha: maximum-entropy temperature of the soft rewards (0: none).
         normalize_advantages: standardise advantages over the batch.
         max_grad_norm: global gradient-norm clip.
-        value_hidden_sizes: hidden widths of the value network (``()``: as the policy's).
     """
 
     num_envs: int = static(16)
@@ -50,14 +50,15 @@ class ActorCriticConfig(BaseConfig):
     entropy_alpha: float = traced(0.0, interval(0.0))
     normalize_advantages: bool = static(True, one_of(True, False))
     max_grad_norm: float = traced(0.5, interval(0.0, low_open=True))
-    value_hidden_sizes: tuple[int, ...] = static(())
 
     @property
     def algorithm_name(self) -> str:
         return "a2c"
 
-    def make_algorithm(self, env: Any, env_params: Any) -> base.Algorithm:
-        return make_actor_critic(self, env, env_params)
+    def make_algorithm(
+        self, env: Any, env_params: Any, policy: Any = None, critic: Any = None
+    ) -> base.Algorithm:
+        return make_actor_critic(self, env, env_params, policy, critic)
 
 
 class ActorCriticState(NamedTuple):
@@ -67,10 +68,15 @@ class ActorCriticState(NamedTuple):
     opt_states: dict[str, Any]
 
 
-def make_actor_critic(config: ActorCriticConfig, env: Any, env_params: Any) -> base.Algorithm:
+def make_actor_critic(
+    config: ActorCriticConfig,
+    env: Any,
+    env_params: Any,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
+) -> base.Algorithm:
     """Builds the actor-critic `Algorithm` for an environment."""
-    policy = base.build_policy(config, env, env_params)
-    value_net = base.build_value_network(config, env, env_params)
+    policy, value_net = base.resolve_networks(config, env, env_params, policy, critic)
 
     policy_optimizer = base.clipped_adam(config.max_grad_norm, config.learning_rate)
     value_optimizer = base.clipped_adam(config.max_grad_norm, config.value_learning_rate)
@@ -129,11 +135,12 @@ def make_actor_critic(config: ActorCriticConfig, env: Any, env_params: Any) -> b
             "value_loss": value_loss,
             "entropy": entropy,
         }
-        return ActorCriticState(params, opt_states), metrics
+        return base.Update(ActorCriticState(params, opt_states), metrics)
 
     return base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
         policy=policy,
+        critic=value_net,
     )

@@ -1,10 +1,13 @@
 """The interface every algorithm implements, and the helpers they share.
 
 An algorithm is an `Algorithm`: three pure functions over an algorithm-specific agent state
-(a pytree whose ``params`` field is a dict with at least ``"policy"``). `jaxpg.train` drives it:
-it collects a trajectory with ``behaviour(agent, iteration)``, then calls
-``update(key, agent, trajectory, iteration)``. The same functions serve the host-side
+(a pytree whose ``params`` field is a dict with at least ``"policy"``), and the networks it
+trains. `jaxpg.train` drives it: it collects a trajectory with ``behaviour(agent, iteration)``,
+then calls ``update(key, agent, trajectory, iteration)``. The same functions serve the host-side
 gymnasium bridge, which collects the trajectory itself and calls the jitted ``update``.
+
+Networks are passed in (``make_trpo(config, env, env_params, policy=..., critic=...)``);
+`resolve_networks` falls back to the config's defaults (`jaxpg.networks.default_policy`).
 """
 
 from __future__ import annotations
@@ -17,54 +20,70 @@ import numpy as np
 import optax
 
 from jaxpg import losses
-from jaxpg.config import BaseConfig
-from jaxpg.networks import Policy, ValueNetwork, make_policy, make_value_network
+from jaxpg.networks import Critic, Policy, default_critic, default_policy
 from jaxpg.rollout import PolicyFn, Trajectory, sample_policy
 
 Metrics = dict[str, jax.Array]
 
 
+class Update(NamedTuple):
+    """What ``update`` returns.
+
+    Attributes:
+        agent: the new agent state.
+        metrics: scalar metrics of the update (losses, KL, entropy, ...).
+        extra_env_steps: int32 scalar, environment steps the update itself took besides the
+            rollout's (the vine's branches); 0 for most algorithms.
+    """
+
+    agent: Any
+    metrics: Metrics
+    extra_env_steps: Any = 0
+
+
 class Algorithm(NamedTuple):
-    """An algorithm as pure functions.
+    """An algorithm as pure functions, with the networks it trains.
 
     Attributes:
         init: ``key -> agent`` (parameters and optimiser states, a pytree with ``.params``).
         behaviour: ``(agent, iteration) -> policy_fn`` the policy that collects the data.
-        update: ``(key, agent, trajectory, iteration) -> (agent, metrics)``; metrics are
-            scalars.
-        policy: the policy network (``policy.apply(agent.params["policy"], obs)``).
+        update: ``(key, agent, trajectory, iteration) -> Update``.
+        policy: the `Policy` (``policy.apply(agent.params["policy"], obs)``).
+        critic: the `Critic` (``agent.params["value"]``), or None when there is none.
         needs_env_states: the trajectory must carry environment states (vine sampling).
     """
 
     init: Callable[[jax.Array], Any]
     behaviour: Callable[[Any, jax.Array], PolicyFn]
-    update: Callable[[jax.Array, Any, Trajectory, jax.Array], tuple[Any, Metrics]]
+    update: Callable[[jax.Array, Any, Trajectory, jax.Array], Update]
     policy: Policy
+    critic: Critic | None = None
     needs_env_states: bool = False
 
 
-def observation_shape(env: Any, env_params: Any) -> tuple[int, ...]:
-    """Shape of one observation."""
-    return tuple(env.observation_space(env_params).shape)
+def resolve_networks(
+    config: Any,
+    env: Any,
+    env_params: Any,
+    policy: Policy | None,
+    critic: Critic | None,
+    needs_critic: bool = True,
+) -> tuple[Policy, Critic | None]:
+    """The networks an algorithm trains: those passed in, else the config's defaults.
 
-
-def build_policy(config: BaseConfig, env: Any, env_params: Any) -> Policy:
-    """The policy network the config asks for, for this environment's spaces."""
-    return make_policy(
-        env.action_space(env_params),
-        observation_shape(env, env_params),
-        hidden_sizes=config.hidden_sizes,
-        activation=config.activation,
-        init_log_std=getattr(config, "init_log_std", 0.0),
-    )
-
-
-def build_value_network(config: BaseConfig, env: Any, env_params: Any) -> ValueNetwork:
-    """The value network the config asks for (``value_hidden_sizes`` if it has one)."""
-    hidden = getattr(config, "value_hidden_sizes", None) or config.hidden_sizes
-    return make_value_network(
-        observation_shape(env, env_params), hidden_sizes=hidden, activation=config.activation
-    )
+    Raises:
+        ValueError: a critic is passed to an algorithm configured without one.
+    """
+    if critic is not None and not needs_critic:
+        raise ValueError(
+            f"critic: {type(config).__name__} is configured without a critic "
+            "(e.g. VPGConfig(baseline=False)); do not pass one, or enable it"
+        )
+    policy = default_policy(config, env, env_params) if policy is None else Policy(*policy)
+    if not needs_critic:
+        return policy, None
+    critic = default_critic(config, env, env_params) if critic is None else Critic(*critic)
+    return policy, critic
 
 
 def on_policy_behaviour(policy: Policy) -> Callable[[Any, jax.Array], PolicyFn]:

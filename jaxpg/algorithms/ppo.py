@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -51,7 +50,7 @@ from jaxpg import advantages as adv
 from jaxpg import losses
 from jaxpg.algorithms import base
 from jaxpg.config import BaseConfig, integer, interval, one_of, static, traced
-from jaxpg.networks import Policy, ValueNetwork
+from jaxpg.networks import Critic, Policy
 from jaxpg.rollout import Trajectory
 
 
@@ -78,8 +77,6 @@ class PPOConfig(BaseConfig):
         clip_value: clip the value loss around the pre-update values.
         normalize_advantages: standardise advantages per minibatch.
         max_grad_norm: global gradient-norm clip, applied to each network separately.
-        init_log_std: initial log standard deviation of a Gaussian (Box) policy.
-        value_hidden_sizes: hidden widths of the value network (``()``: as the policy's).
     """
 
     num_envs: int = static(5)
@@ -95,8 +92,6 @@ class PPOConfig(BaseConfig):
     clip_value: bool = static(False, one_of(True, False))
     normalize_advantages: bool = static(True, one_of(True, False))
     max_grad_norm: float = traced(0.5, interval(0.0, low_open=True))
-    init_log_std: float = traced(0.0, interval(-math.inf))
-    value_hidden_sizes: tuple[int, ...] = static(())
 
     @property
     def algorithm_name(self) -> str:
@@ -120,8 +115,10 @@ class PPOConfig(BaseConfig):
                 f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {self.batch_size}"
             )
 
-    def make_algorithm(self, env: Any, env_params: Any) -> base.Algorithm:
-        return make_ppo(self, env, env_params)
+    def make_algorithm(
+        self, env: Any, env_params: Any, policy: Any = None, critic: Any = None
+    ) -> base.Algorithm:
+        return make_ppo(self, env, env_params, policy, critic)
 
 
 class PPOState(NamedTuple):
@@ -175,7 +172,7 @@ def ppo_loss(
     minibatch: Minibatch,
     config: PPOConfig,
     policy: Policy,
-    value_net: ValueNetwork,
+    value_net: Critic,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """PPO's loss on one minibatch: ``L_clip - ent_coef * entropy + vf_coef * L_value``.
 
@@ -226,10 +223,15 @@ def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
     return base.clipped_adam(config.max_grad_norm, learning_rate)
 
 
-def make_ppo(config: PPOConfig, env: Any, env_params: Any) -> base.Algorithm:
+def make_ppo(
+    config: PPOConfig,
+    env: Any,
+    env_params: Any,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
+) -> base.Algorithm:
     """Builds the PPO `Algorithm` for an environment (see the module docstring)."""
-    policy = base.build_policy(config, env, env_params)
-    value_net = base.build_value_network(config, env, env_params)
+    policy, value_net = base.resolve_networks(config, env, env_params, policy, critic)
     optimizer = make_optimizer(config)
 
     def init(key: jax.Array) -> PPOState:
@@ -274,11 +276,12 @@ def make_ppo(config: PPOConfig, env: Any, env_params: Any) -> base.Algorithm:
             return jax.lax.scan(minibatch_step, agent, minibatches)
 
         agent, metrics = jax.lax.scan(epoch, agent, jax.random.split(key, config.num_epochs))
-        return agent, jax.tree.map(jnp.mean, metrics)
+        return base.Update(agent, jax.tree.map(jnp.mean, metrics))
 
     return base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
         policy=policy,
+        critic=value_net,
     )

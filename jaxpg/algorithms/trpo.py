@@ -46,7 +46,9 @@ from jaxpg import natural_gradient as ng
 from jaxpg import rollout as rollout_lib
 from jaxpg.algorithms import base
 from jaxpg.config import BaseConfig, integer, interval, one_of, static, traced
+from jaxpg.networks import Critic, Policy
 from jaxpg.rollout import Trajectory
+from jaxpg.spaces import is_discrete
 
 
 @struct.dataclass
@@ -77,7 +79,6 @@ class TRPOConfig(BaseConfig):
         vine_num_states: size of the vine's rollout set per iteration.
         vine_horizon: length of each vine branch.
         vine_num_actions: branches per state for Box actions (Discrete tries every action).
-        value_hidden_sizes: hidden widths of the critic (``()``: as the policy's).
     """
 
     num_envs: int = static(8)
@@ -102,7 +103,6 @@ class TRPOConfig(BaseConfig):
     vine_num_states: int = static(64, integer(1))
     vine_horizon: int = static(32, integer(1))
     vine_num_actions: int = static(4, integer(2))
-    value_hidden_sizes: tuple[int, ...] = static(())
 
     @property
     def algorithm_name(self) -> str:
@@ -126,8 +126,10 @@ class TRPOConfig(BaseConfig):
                 f"(num_envs * num_steps = {self.batch_size})"
             )
 
-    def make_algorithm(self, env: Any, env_params: Any) -> base.Algorithm:
-        return make_trpo(self, env, env_params)
+    def make_algorithm(
+        self, env: Any, env_params: Any, policy: Any = None, critic: Any = None
+    ) -> base.Algorithm:
+        return make_trpo(self, env, env_params, policy, critic)
 
 
 class TRPOState(NamedTuple):
@@ -290,14 +292,14 @@ def vine_q_values(
     env_states = jax.tree.map(lambda x: x[time_index, env_index], trajectory.env_state)
     obs = trajectory.obs[time_index, env_index]
     dist = policy.apply(policy_params, obs)
-    if policy.discrete:
-        num_actions = dist.logits.shape[-1]
+    action_space = env.action_space(env_params)
+    if is_discrete(action_space):
+        num_actions = int(action_space.n)
         actions = jnp.broadcast_to(
             jnp.arange(num_actions, dtype=jnp.int32)[:, None], (num_actions, obs.shape[0])
         )
     else:
         actions = jax.vmap(dist.sample)(jax.random.split(action_key, config.vine_num_actions))
-    action_space = env.action_space(env_params)
     policy_fn = rollout_lib.sample_policy(policy.apply, policy_params)
 
     def branch(first_action):
@@ -334,11 +336,25 @@ def vine_q_values(
     return obs, actions, q
 
 
-def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
-    """Builds the TRPO / NPG `Algorithm` for an environment (see the module docstring)."""
-    policy = base.build_policy(config, env, env_params)
-    value_net = base.build_value_network(config, env, env_params)
+def make_trpo(
+    config: TRPOConfig,
+    env: Any,
+    env_params: Any,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
+) -> base.Algorithm:
+    """Builds the TRPO / NPG `Algorithm` for an environment (see the module docstring).
+
+    Args:
+        config: the `TRPOConfig`.
+        env: a gymnax-API environment.
+        env_params: its parameters.
+        policy: the `jaxpg.networks.Policy` to train (default: the config's MLP).
+        critic: the `jaxpg.networks.Critic` (default: the config's MLP).
+    """
+    policy, value_net = base.resolve_networks(config, env, env_params, policy, critic)
     vine = config.sampling == "vine"
+    discrete = is_discrete(env.action_space(env_params))
     if vine and not getattr(env, "STATE_COPYABLE", True):
         raise ValueError(
             f"sampling='vine' branches rollouts from copies of environment states, and the "
@@ -354,8 +370,7 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
 
     def update(key: jax.Array, agent: TRPOState, trajectory: Trajectory, iteration: jax.Array):
         del iteration
-        vine_key, value_key = jax.random.split(key)
-        fisher_key = jax.random.fold_in(key, 2)  # a separate stream, defaults unchanged
+        vine_key, value_key, fisher_key = jax.random.split(key, 3)
         params = dict(agent.params)
         value, next_value = base.trajectory_values(value_net.apply, params["value"], trajectory)
         advantages, targets = adv.gae(
@@ -368,6 +383,7 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
             config.gae_lambda,
         )
         metrics: dict[str, jax.Array] = {}
+        extra_env_steps = 0
         if vine:
             obs, actions, q = vine_q_values(
                 config,
@@ -392,13 +408,13 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
 
             def surrogate(policy_params):
                 log_prob = branch_log_probs(policy_params)
-                if policy.discrete:
+                if discrete:
                     return -jnp.mean(jnp.sum(jnp.exp(log_prob) * q_advantage, axis=0))
                 weights = jnp.exp(log_prob - old_log_prob)
                 weighted = jnp.sum(weights * q_advantage, axis=0) / jnp.sum(weights, axis=0)
                 return -jnp.mean(weighted)
 
-            metrics["vine_env_steps"] = jnp.asarray(q.size * config.vine_horizon, jnp.int32)
+            extra_env_steps = q.size * config.vine_horizon
         else:
             if config.advantage == "monte_carlo":
                 # Discounted reward-to-go; the critic only bootstraps truncated or batch-cut
@@ -440,12 +456,13 @@ def make_trpo(config: TRPOConfig, env: Any, env_params: Any) -> base.Algorithm:
                 value_key,
             )
         metrics.update(value_metrics)
-        return TRPOState(params, value_opt_state), metrics
+        return base.Update(TRPOState(params, value_opt_state), metrics, extra_env_steps)
 
     return base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
         policy=policy,
+        critic=value_net,
         needs_env_states=vine,
     )

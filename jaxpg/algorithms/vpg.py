@@ -38,7 +38,9 @@ from jaxpg import losses
 from jaxpg.algorithms import base
 from jaxpg.config import BaseConfig, integer, interval, one_of, static, traced
 from jaxpg.distributions import Categorical
+from jaxpg.networks import Critic, Policy
 from jaxpg.rollout import PolicyFn, Trajectory
+from jaxpg.spaces import is_discrete
 
 
 @struct.dataclass
@@ -75,8 +77,10 @@ class VPGConfig(BaseConfig):
     def algorithm_name(self) -> str:
         return "vpg"
 
-    def make_algorithm(self, env: Any, env_params: Any) -> base.Algorithm:
-        return make_vpg(self, env, env_params)
+    def make_algorithm(
+        self, env: Any, env_params: Any, policy: Any = None, critic: Any = None
+    ) -> base.Algorithm:
+        return make_vpg(self, env, env_params, policy, critic)
 
 
 class VPGState(NamedTuple):
@@ -104,15 +108,22 @@ def mixture_log_prob(log_probs: jax.Array, action: jax.Array, epsilon: jax.Array
     return jnp.take_along_axis(mixture, action[..., None], axis=-1)[..., 0]
 
 
-def make_vpg(config: VPGConfig, env: Any, env_params: Any) -> base.Algorithm:
+def make_vpg(
+    config: VPGConfig,
+    env: Any,
+    env_params: Any,
+    policy: Policy | None = None,
+    critic: Critic | None = None,
+) -> base.Algorithm:
     """Builds the VPG `Algorithm` for an environment (see the module docstring)."""
-    policy = base.build_policy(config, env, env_params)
-    value_net = base.build_value_network(config, env, env_params) if config.baseline else None
+    policy, value_net = base.resolve_networks(
+        config, env, env_params, policy, critic, needs_critic=config.baseline
+    )
     explore = config.exploration == "seed"
-    if explore and not policy.discrete:
+    if explore and not is_discrete(env.action_space(env_params)):
         raise ValueError(
             "exploration='seed' needs a Discrete action space (it mixes in uniformly random "
-            f"actions); {env.name} has a Box action space"
+            f"actions); {getattr(env, 'name', env)} has a Box action space"
         )
 
     policy_optimizer = base.clipped_adam(config.max_grad_norm, config.learning_rate)
@@ -195,11 +206,12 @@ def make_vpg(config: VPGConfig, env: Any, env_params: Any) -> base.Algorithm:
                 to_go,
                 config.value_steps,
             )
-        return VPGState(params, opt_states), metrics
+        return base.Update(VPGState(params, opt_states), metrics)
 
     return base.Algorithm(
         init=init,
         behaviour=behaviour,
         update=update,
         policy=policy,
+        critic=value_net,
     )

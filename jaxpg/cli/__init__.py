@@ -20,24 +20,31 @@ and environment, or their lowered module, are the same.
 
 After every chunk the run's checkpoint is saved atomically, so Ctrl-C leaves the last completed
 chunk on disk (and the metrics, curve and config are written before exiting); ``--resume DIR``
-continues it. ``--total-timesteps`` on a resume is the new total for the whole run (default:
-the total the run was started with). All randomness comes from the PRNG key carried in the
-checkpointed state, so N iterations, then a resume to 2N, give bit for bit the metrics and
-parameters of 2N iterations in one go (on the same machine), whatever the chunk sizes. Seed S
-trains from ``jax.random.key(S)``: a run with seeds S..S+K-1 equals
-``jax.vmap(make_train(config, env, env_params))`` over those keys, bit for bit (one seed alone
-unvmapped sees the same episodes; its floats may differ in the last bits). An algorithm whose
-schedule depends on the run's length (PPO's ``anneal_lr``) follows the total in force when
-each iteration is trained.
+continues it (ALGO, ``--env``, ``--set`` and the other options that fix a run may be repeated,
+with the run's own values only). ``--total-timesteps`` on a resume is the new total for the
+whole run (default: the total the run was started with). All randomness comes from the PRNG
+key carried in the checkpointed state, so N iterations, then a resume to 2N, give bit for bit
+the metrics and parameters of 2N iterations in one go (on the same machine), whatever the chunk
+sizes.
+
+Every key of seed S comes from `run_keys`: ``train, evaluate, render = split(key(S), 3)``.
+Training starts from ``trainer.init(train)``: a run with seeds S..S+K-1 equals
+``jax.vmap(make_train(config, env, env_params))`` over those train keys, bit for bit (one seed
+alone unvmapped sees the same episodes; its floats may differ in the last bits). The final
+evaluation and ``jaxpg eval`` use ``evaluate``, the episode ``jaxpg eval`` shows and renders
+``render``; none of them is a key training also uses. An algorithm whose schedule depends on
+the run's length (PPO's ``anneal_lr``) follows the total in force when each iteration is
+trained.
 
 Gymnasium environments (``--env gymnasium:LunarLander-v3``) have no JAX ``step``, so their runs
 go through `jaxpg.host_train`: rollouts on the host from a gymnasium vector environment, the
 same jitted update as the JAX path (compiled on first use, during training). ``--seeds K``
 then trains the seeds in turn, chunk by chunk, one vector environment each, sharing the
-compiled functions. Seed S of such a run equals `train_host` with ``jax.random.key(S)`` in one
+compiled functions. Seed S of such a run equals `train_host` with ``run_keys(S).train`` in one
 go, bit for bit, whatever the chunk sizes; a resumed run restarts its episodes (fresh resets
 seeded from the checkpointed key), so it is reproducible but not the run in one go. Files,
-progress bar, summary and ``jaxpg eval`` are the same (evaluation with `evaluate_host`).
+progress bar, summary and ``jaxpg eval`` are the same (evaluation with `jaxpg.evaluate`, which
+plays gymnasium episodes on the host).
 
 ``--sweep FIELD=V1,V2,...`` (repeatable: the cartesian product) trains a grid of values of
 traced config fields (`sweepable_fields`; ``lr`` and the other `SWEEP_ALIASES` are short
@@ -54,13 +61,20 @@ and the evaluation return, as mean ± std over seeds, and the best point), ``swe
 
 Run directory (default ``runs/<algo>-<env>-<timestamp>``): ``config.json`` (algorithm, env id and
 options, every config field, seeds, jaxpg version, summary), ``metrics.csv`` (one row per
-iteration and seed), ``learning_curve.png`` and ``checkpoint.msgpack`` (`jaxpg.checkpoint`).
+iteration and seed), ``learning_curve.png`` and ``checkpoint.msgpack`` (`jaxpg.checkpoint`,
+with the config and, as metadata, the algorithm, env id and options, seeds, chunk size and
+sweep grid: all ``--resume`` and ``jaxpg eval`` need to rebuild the run). A seed's
+``episode_return`` is ``nan`` until its first episode has finished; the progress bar and the
+summary then say ``n/a`` and leave it out of means.
 
-The package: `options` (``--set`` values, the validated config, `CLIError`), `sweep` (the
-``--sweep`` grid and its table), `programs` (the compiled programs and their cache), `host`
-(gymnasium seeds in turn), `runs` (a new or resumed run), `outputs` (files and summary),
-`train` and `evaluate` (the two commands) and `parser`. Heavy imports (jax) happen inside
-the functions that need them.
+The package: `options` (``--set`` values, the config classes and the validated config,
+`run_keys`, `CLIError`), `sweep` (the ``--sweep`` grid and its table), `run` (the `Run`, the
+`Runner` interface it trains through, its file names), `runners` (`JaxRunner` and
+`make_runner`), `programs` (the compiled programs and their cache), `host` (`HostRunner`:
+gymnasium seeds in turn), `runs` (a new run, or one loaded from its checkpoint), `outputs`
+(files and summary), `train` and `evaluate` (the two commands) and `parser`. Every evaluation
+and rendering uses the trained network, ``runner.algorithm.policy``. Heavy imports (jax)
+happen inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -76,8 +90,10 @@ from jaxpg.cli.options import (
     CLIError,
     algorithm_registry,
     build_config,
+    config_classes,
     parse_assignments,
     parse_value,
+    run_keys,
 )
 from jaxpg.cli.outputs import write_metrics_csv
 from jaxpg.cli.parser import build_parser
@@ -102,6 +118,7 @@ __all__ = [
     "algorithm_registry",
     "build_config",
     "build_parser",
+    "config_classes",
     "eval_command",
     "format_sweep_table",
     "main",
@@ -110,6 +127,7 @@ __all__ = [
     "parse_assignments",
     "parse_sweeps",
     "parse_value",
+    "run_keys",
     "sweep_results",
     "sweepable_fields",
     "train_command",

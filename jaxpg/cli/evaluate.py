@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from jaxpg.cli.host import evaluate_on_host
-from jaxpg.cli.options import CLIError, check_count, make_environment, runs_on_host
-from jaxpg.cli.programs import cached_compile, eval_lowering
-from jaxpg.cli.runs import load_run_checkpoint, run_seeds, with_seed_axis
-from jaxpg.cli.sweep import Sweep, format_sweep_table, sweep_results
+from jaxpg.cli.options import CLIError, check_count, run_keys, runs_on_host
+from jaxpg.cli.run import Run
+from jaxpg.cli.runs import load_run_checkpoint
+from jaxpg.cli.sweep import format_sweep_table, sweep_results
 
 #: GIF frame rates: CartPole in real time (tau = 0.02 s), GridWorld slow enough to follow.
 RENDER_FPS = {"cartpole": 50.0, "gridworld": 8.0}
@@ -28,78 +26,61 @@ def eval_command(args: argparse.Namespace) -> int:
         raise CLIError(f"--render writes a GIF; give a FILE.gif, not {args.render!r}")
     if args.fps is not None and args.fps <= 0:
         raise CLIError(f"--fps must be positive; got {args.fps}")
-    loaded, _ = load_run_checkpoint(args.dir)
-    state, history = with_seed_axis(loaded)
-    seeds, sweep = run_seeds(loaded, state)
-    if sweep is not None:
-        return _evaluate_sweep(args, loaded, state, history, seeds, sweep)
+    run = load_run_checkpoint(args.dir)
+    try:
+        if run.sweep is not None:
+            return _evaluate_sweep(args, run)
+        return _evaluate(args, run)
+    finally:
+        run.runner.close()
 
+
+def _header(run: Run) -> str:
+    """``N iterations (S env steps per seed)``: how far the run has trained."""
+    import numpy as np
+
+    env_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
+    return f"{run.iterations_done} iterations ({env_steps:,} env steps per seed)"
+
+
+def _eval_seeds(args: argparse.Namespace, run: Run) -> list[int]:
+    """The evaluation seeds, one per trained seed: the run's own unless --seed is given."""
+    if args.seed is None:
+        return list(run.seeds)
+    return list(range(args.seed, args.seed + len(run.seeds)))
+
+
+def _evaluate(args: argparse.Namespace, run: Run) -> int:
+    """``jaxpg eval`` of one run: returns per seed, the GridWorld map and episode, the GIF."""
     import jax
     import numpy as np
 
     from jaxpg import render
-    from jaxpg.algorithms.base import build_policy
     from jaxpg.envs import GridWorld
 
-    config = loaded.config
-    env, env_params = make_environment(loaded.env_id, loaded.env_kwargs)
-    num_seeds = len(seeds)
+    seeds, env, env_params = run.seeds, run.env, run.env_params
     which = seeds[0] if args.which_seed is None else args.which_seed
     if which not in seeds:
         raise CLIError(f"--which-seed {which} is not one of the run's seeds {seeds}")
-    host = runs_on_host(env)
-    if args.render is not None and (host or not render.can_render(env, env_params)):
-        raise CLIError(f"--render supports CartPole and GridWorld, not {loaded.env_id}")
+    if args.render is not None and (runs_on_host(env) or not render.can_render(env, env_params)):
+        raise CLIError(f"--render supports CartPole and GridWorld, not {run.env_id}")
 
-    eval_seeds = seeds if args.seed is None else list(range(args.seed, args.seed + num_seeds))
-    if host:
-        returns = evaluate_on_host(
-            config,
-            env,
-            env_params,
-            state.agent.params["policy"],
-            eval_seeds,
-            args.episodes,
-            args.greedy,
-        )
-    else:
-        program = cached_compile(
-            {
-                "eval": eval_lowering(
-                    config,
-                    loaded.env_id,
-                    loaded.env_kwargs,
-                    env,
-                    env_params,
-                    state.agent.params["policy"],
-                    num_seeds,
-                    args.episodes,
-                    args.greedy,
-                )
-            }
-        )[0]["eval"]
-        returns = np.asarray(
-            program(state.agent.params["policy"], np.asarray(eval_seeds, np.int32))
-        )
-    iterations = int(np.asarray(state.iteration).reshape(-1)[0])
-    env_steps = int(np.asarray(state.env_steps).reshape(-1)[0])
+    eval_seeds = _eval_seeds(args, run)
+    returns = run.runner.evaluate(run.state, eval_seeds, args.episodes, args.greedy)
     mode = "greedy" if args.greedy else "sampled"
-    print(
-        f"{loaded.metadata.get('algorithm', config.algorithm_name)} on {loaded.env_id}: "
-        f"{iterations} iterations ({env_steps:,} env steps per seed), seeds {seeds}"
-    )
+    print(f"{run.algorithm} on {run.env_id}: {_header(run)}, seeds {seeds}")
     print(
         f"returns over {args.episodes} episodes per seed ({mode} actions): "
         f"mean {returns.mean():.4g}, std {returns.std():.4g}"
     )
-    if num_seeds > 1:
+    if len(seeds) > 1:
         for seed, row in zip(seeds, returns, strict=True):
             print(f"  seed {seed}: mean {row.mean():.4g}, std {row.std():.4g}")
 
-    policy = build_policy(config, env, env_params)
+    policy = run.runner.algorithm.policy
     index = seeds.index(which)
-    policy_params = jax.tree.map(lambda leaf: leaf[index], state.agent.params["policy"])
-    episode_key = jax.random.fold_in(jax.random.key(eval_seeds[index]), 2)
+    policy_params = jax.tree.map(lambda leaf: leaf[index], run.state.agent.params["policy"])
+    episode_key = run_keys(eval_seeds[index]).render
     episode = None
     arrows = _arrows_printable()
     if isinstance(env, GridWorld):
@@ -130,55 +111,29 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_sweep(
-    args: argparse.Namespace,
-    loaded: Any,
-    state: Any,
-    history: dict[str, Any],
-    seeds: list[int],
-    sweep: Sweep,
-) -> int:
+def _evaluate_sweep(args: argparse.Namespace, run: Run) -> int:
     """``jaxpg eval`` of a sweep: the table of every grid point, evaluated vmapped."""
     import numpy as np
 
+    sweep = run.sweep
     for option, value in (("--which-seed", args.which_seed), ("--render", args.render)):
         if value is not None:
             raise CLIError(
                 f"{option} shows one policy, and {args.dir} is a sweep of {len(sweep.points)} "
                 "grid points; train the grid point you want alone (--set) to look at it"
             )
-    env, env_params = make_environment(loaded.env_id, loaded.env_kwargs)
-    eval_seeds = seeds if args.seed is None else list(range(args.seed, args.seed + len(seeds)))
-    members = len(seeds) * len(sweep.points)
-    params = state.agent.params["policy"]
-    program = cached_compile(
-        {
-            "eval": eval_lowering(
-                loaded.config,
-                loaded.env_id,
-                loaded.env_kwargs,
-                env,
-                env_params,
-                params,
-                members,
-                args.episodes,
-                args.greedy,
-            )
-        }
-    )[0]["eval"]
-    returns = np.asarray(program(params, np.asarray(eval_seeds * len(sweep.points), np.int32)))
+    returns = run.runner.evaluate(run.state, _eval_seeds(args, run), args.episodes, args.greedy)
+    members = len(run.member_seeds)
+    history = run.history
     final = history["episode_return"][:, -1] if history else np.full(members, np.nan, np.float32)
-    records = sweep_results(sweep, len(seeds), final, returns)
-    iterations = int(np.asarray(state.iteration).reshape(-1)[0])
-    env_steps = int(np.asarray(state.env_steps).reshape(-1)[0])
+    records = sweep_results(sweep, len(run.seeds), final, returns)
     mode = "greedy" if args.greedy else "sampled"
     best = next(record for record in records if record["best"])
     print(
-        f"{loaded.metadata.get('algorithm', loaded.config.algorithm_name)} on "
-        f"{loaded.env_id}: sweep of {len(sweep.points)} grid points, {iterations} iterations "
-        f"({env_steps:,} env steps per seed), seeds {seeds}; eval with {mode} actions"
+        f"{run.algorithm} on {run.env_id}: sweep of {len(sweep.points)} grid points, "
+        f"{_header(run)}, seeds {run.seeds}; eval with {mode} actions"
     )
-    print(format_sweep_table(sweep, records, len(seeds), args.episodes))
+    print(format_sweep_table(sweep, records, len(run.seeds), args.episodes))
     print(
         f"best (eval return, mean over seeds): grid point {best['grid_point']}, "
         f"{sweep.label(best['grid_point'])}: {best['eval_return_mean']:.4g} "

@@ -1,45 +1,54 @@
-"""Gymnasium environments in the CLI: seeds trained in turn on the host (`jaxpg.host_train`),
-their states stacked for checkpoints, and their evaluation."""
+"""Gymnasium environments in the CLI: `HostRunner`, the `jaxpg.cli.run.Runner` whose seeds
+train in turn on the host (`jaxpg.host_train`), their states stacked for checkpoints."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from jaxpg.cli.options import run_keys
+from jaxpg.cli.run import ProgressCallback, Run
 
-class HostSeeds:
-    """Host-side training of several seeds in turn (`jaxpg.host_train`), chunk by chunk.
+
+class HostRunner:
+    """A gymnasium environment's run (`jaxpg.host_train`): the seeds train in turn, chunk by
+    chunk, on the host.
 
     One `HostTrainer` per seed, each with its own gymnasium vector environment, forked from
-    the first so that all share one compiled policy step and one compiled update. Each
-    trainer is handed back the state it returned last, so its episodes run on across chunks.
+    the first so that all share one algorithm, one compiled policy step and one compiled
+    update (compiled on first use, during training). Each trainer is handed back the state it
+    returned last, so its episodes run on across chunks; a state from elsewhere (a checkpoint)
+    restarts them from resets seeded by its key.
     """
 
-    def __init__(self, config: Any, env: Any, env_params: Any, num_seeds: int) -> None:
-        from jaxpg.host_train import make_host_trainer
+    def __init__(self, run: Run) -> None:
+        from jaxpg.host_train import HostTrainer
 
-        first = make_host_trainer(config, env, env_params)
-        self.trainers = [first] + [first.fork() for _ in range(num_seeds - 1)]
-        self.timings = first.timings
+        first = HostTrainer(run.config, run.env, run.env_params)
+        self.trainers = [first] + [first.fork() for _ in range(len(run.seeds) - 1)]
+        self.algorithm = first.algorithm
+        self.config, self.env, self.env_params = run.config, run.env, run.env_params
+        self.progress_per_iteration = len(run.seeds)
         self._states: list[Any] = []
         self._stacked: Any = None
 
-    def init(self, seeds: Sequence[int]) -> Any:
-        """The seeds' initial states, stacked: every leaf ``[num_seeds, ...]``."""
-        import jax
+    def template(self, batch_shape: tuple[int, ...] = ()) -> Any:
+        return self.trainers[0].template(batch_shape)
 
+    def compile(self, state: Any, eval_episodes: int) -> list[str]:
+        return []  # the policy step and the update compile on first use, during training
+
+    def init(self, seeds: Sequence[int]) -> Any:
         self._states = [
-            trainer.init(jax.random.key(int(seed)))
+            trainer.init(run_keys(int(seed)).train)
             for trainer, seed in zip(self.trainers, seeds, strict=True)
         ]
         self._stacked = stack_states(self._states)
         return self._stacked
 
-    def run_chunk(self, state: Any, count: int, callback: Any) -> tuple[Any, dict[str, Any]]:
-        """``count`` iterations of every seed in turn: ``(states, metrics [num_seeds, count])``.
-
-        ``callback(seed_index, iteration, metrics)`` follows every iteration.
-        """
+    def run_chunk(
+        self, state: Any, count: int, progress: ProgressCallback
+    ) -> tuple[Any, dict[str, Any]]:
         import numpy as np
 
         if state is not self._stacked:  # a resumed state: its episodes restart from resets
@@ -49,7 +58,9 @@ class HostSeeds:
             zip(self.trainers, self._states, strict=True)
         ):
             seed_state, seed_metrics = trainer.run(
-                seed_state, count, callback=lambda i, m, index=index: callback(index, i, m)
+                seed_state,
+                count,
+                callback=lambda _, m, index=index: progress(1, m["episode_return"], index),
             )
             states.append(seed_state)
             metrics.append(seed_metrics)
@@ -57,6 +68,35 @@ class HostSeeds:
         return self._stacked, {
             name: np.stack([np.asarray(m[name]) for m in metrics]) for name in metrics[0]
         }
+
+    def evaluate(self, state: Any, seeds: Sequence[int], episodes: int, greedy: bool) -> Any:
+        """Each seed's policy on the host (`jaxpg.evaluate`), one seed after the other."""
+        import numpy as np
+
+        from jaxpg.evaluation import evaluate
+
+        params = state.agent.params["policy"]
+        return np.stack(
+            [
+                np.asarray(
+                    evaluate(
+                        self.config,
+                        self.env,
+                        self.env_params,
+                        take_entry(params, index),
+                        run_keys(int(seed)).evaluate,
+                        episodes,
+                        greedy,
+                        policy=self.algorithm.policy,
+                    )
+                )
+                for index, seed in enumerate(seeds)
+            ]
+        )
+
+    def report(self) -> dict[str, Any]:
+        timings = self.trainers[0].timings  # shared by the forks
+        return {"host_seconds": {name: round(value, 3) for name, value in timings.items()}}
 
     def close(self) -> None:
         for trainer in self.trainers:
@@ -90,37 +130,3 @@ def take_entry(tree: Any, index: int) -> Any:
         return np.asarray(leaf)[index]
 
     return jax.tree.map(take, tree)
-
-
-def evaluate_on_host(
-    config: Any,
-    env: Any,
-    env_params: Any,
-    params: Any,
-    eval_seeds: Sequence[int],
-    episodes: int,
-    greedy: bool,
-) -> Any:
-    """Returns ``[num_seeds, episodes]`` of each seed's policy (``params`` stacked over seeds)
-    on the host (`evaluate_host`), with the key ``fold_in(key(eval_seed), 1)`` as in JAX."""
-    import jax
-    import numpy as np
-
-    from jaxpg.host_train import evaluate_host
-
-    return np.stack(
-        [
-            np.asarray(
-                evaluate_host(
-                    config,
-                    env,
-                    env_params,
-                    take_entry(params, index),
-                    jax.random.fold_in(jax.random.key(int(seed)), 1),
-                    episodes,
-                    greedy,
-                )
-            )
-            for index, seed in enumerate(eval_seeds)
-        ]
-    )

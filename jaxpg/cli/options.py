@@ -1,5 +1,6 @@
-"""Command-line values: algorithm names, ``--set`` and ``--env-set`` parsing, the validated
-config, environments, and the user error `CLIError`."""
+"""Command-line values: algorithm names and config classes, ``--set`` and ``--env-set``
+parsing, the validated config, environments, every run's PRNG keys, and the user error
+`CLIError`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import dataclasses
 import difflib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import jax
 
 ALGORITHM_NAMES = ("vpg", "maxent", "a2c", "trpo", "npg", "ppo")
 
@@ -52,6 +56,54 @@ def algorithm_entry(name: str) -> tuple[type, dict[str, Any]]:
     if name not in registry:
         raise CLIError(f"unknown algorithm {name!r}; choose one of {', '.join(registry)}")
     return registry[name]
+
+
+def config_classes() -> dict[str, type]:
+    """The config classes of the CLI's algorithms, by class name (as checkpoints record them)."""
+    return {cls.__name__: cls for cls, _ in algorithm_registry().values()}
+
+
+def config_from_record(record: dict[str, Any] | None, source: str) -> Any:
+    """Rebuilds a config from a checkpoint's ``{"class": name, "fields": to_dict()}``.
+
+    Raises:
+        CLIError: no config recorded, a class the CLI does not know, or invalid fields
+            (``source`` names the file in the message).
+    """
+    if record is None:
+        raise CLIError(f"{source} holds no config; it was not written by `jaxpg train`")
+    classes = config_classes()
+    if record.get("class") not in classes:
+        raise CLIError(
+            f"{source} holds a {record.get('class')} config; the CLI knows {', '.join(classes)}"
+        )
+    try:
+        return classes[record["class"]].from_dict(record["fields"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise CLIError(f"{source} holds an invalid {record['class']}: {error}") from None
+
+
+class RunKeys(NamedTuple):
+    """The independent PRNG keys of one seed of a run (`run_keys`)."""
+
+    train: jax.Array
+    evaluate: jax.Array
+    render: jax.Array
+
+
+def run_keys(seed: Any) -> RunKeys:
+    """Every key the CLI uses for ``seed``: ``split(key(seed), 3)``, nothing else.
+
+    ``train`` goes to ``trainer.init`` (JAX and host), which splits it further
+    (`jaxpg.train.init_keys`); ``evaluate`` to the evaluation of the seed's policy (after
+    training and in ``jaxpg eval``); ``render`` to the episode ``jaxpg eval`` shows and draws.
+    Splitting once keeps the streams apart: ``fold_in(key(seed), i)`` would equal
+    ``split(key(seed), n)[i]``, a key training also hands out. ``seed`` may be traced.
+    """
+    import jax
+
+    train, evaluate, render = jax.random.split(jax.random.key(seed), 3)
+    return RunKeys(train, evaluate, render)
 
 
 def parse_value(text: str) -> Any:
@@ -116,6 +168,25 @@ def _coerce(default: Any, value: Any) -> Any:
     return value
 
 
+def coerce_sets(algorithm: str, sets: dict[str, Any]) -> dict[str, Any]:
+    """``--set`` values adapted to their fields' types (`_coerce`).
+
+    Raises:
+        CLIError: an unknown field (lists the known ones).
+    """
+    config_class, _ = algorithm_entry(algorithm)
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
+    for name in sets:
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CLIError(
+                f"unknown field {name!r} for {algorithm} ({config_class.__name__}){hint}; "
+                f"known fields: {', '.join(sorted(fields))}"
+            )
+    return {name: _coerce(fields[name].default, value) for name, value in sets.items()}
+
+
 def build_config(
     algorithm: str,
     sets: dict[str, Any] | None = None,
@@ -129,16 +200,8 @@ def build_config(
             ones), or an invalid value (names the field).
     """
     config_class, defaults = algorithm_entry(algorithm)
-    fields = {field.name: field for field in dataclasses.fields(config_class)}
     sets = dict(sets or {})
-    for name in sets:
-        if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise CLIError(
-                f"unknown field {name!r} for {algorithm} ({config_class.__name__}){hint}; "
-                f"known fields: {', '.join(sorted(fields))}"
-            )
+    coerce_sets(algorithm, sets)  # unknown fields first: the clearest message
     for flag, name, value in (
         ("--total-timesteps", "total_timesteps", total_timesteps),
         ("--num-envs", "num_envs", num_envs),
@@ -154,7 +217,7 @@ def build_config(
                 f"{algorithm} with line_search={sets['line_search']!r} is {wanted}; "
                 f"run `jaxpg train {wanted}` instead"
             )
-    values = {**defaults, **{name: _coerce(fields[name].default, v) for name, v in sets.items()}}
+    values = {**defaults, **coerce_sets(algorithm, sets)}
     try:
         config = config_class(**values)
         config.validate()

@@ -6,33 +6,25 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jaxpg.cli.sweep import Sweep, format_sweep_table, sweep_results, write_sweep_csv
-
-if TYPE_CHECKING:
-    from jaxpg.cli.runs import Run
-
-
-CHECKPOINT_FILE = "checkpoint.msgpack"
-
-
-CONFIG_FILE = "config.json"
-
-
-METRICS_FILE = "metrics.csv"
-
-
-CURVE_FILE = "learning_curve.png"
-
-
-SWEEP_CSV = "sweep.csv"
-
-
-SWEEP_TABLE = "sweep.md"
-
-
-SWEEP_PLOT = "sweep.png"
+from jaxpg.cli.run import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    CURVE_FILE,
+    METRICS_FILE,
+    SWEEP_CSV,
+    SWEEP_PLOT,
+    SWEEP_TABLE,
+    Run,
+)
+from jaxpg.cli.sweep import (
+    Sweep,
+    format_mean_std,
+    format_sweep_table,
+    sweep_results,
+    write_sweep_csv,
+)
 
 
 def config_record(
@@ -63,6 +55,14 @@ def write_json(path: str, record: dict[str, Any]) -> None:
 def _metric_columns(metrics: dict[str, Any]) -> list[str]:
     first = [name for name in ("env_steps", "episode_return", "episode_length") if name in metrics]
     return first + sorted(name for name in metrics if name not in first)
+
+
+def _format_cell(name: str, value: Any) -> str:
+    """A metrics.csv cell; ``env_steps`` as the whole number it counts (the metric is float32,
+    exact below 2**24 steps)."""
+    if name == "env_steps":
+        return str(round(float(value)))
+    return _format_number(value)
 
 
 def _format_number(value: Any) -> str:
@@ -107,7 +107,7 @@ def write_metrics_csv(
             for row, label in enumerate(labels):
                 writer.writerow(
                     [first_iteration + index, *label]
-                    + [_format_number(metrics[name][row, index]) for name in columns]
+                    + [_format_cell(name, metrics[name][row, index]) for name in columns]
                 )
     os.replace(temporary, path)
 
@@ -117,17 +117,10 @@ def save_checkpoint(run: Run, state: Any, history: dict[str, Any]) -> None:
 
     checkpoint.save(
         os.path.join(run.out_dir, CHECKPOINT_FILE),
-        run.config,
-        run.env_id,
-        run.env_kwargs,
         state,
+        config=run.config,
         metrics=history,
-        metadata={
-            "algorithm": run.algorithm,
-            "seeds": run.seeds,
-            "chunk_size": run.chunk_size,
-            **({"sweep": run.sweep.to_dict()} if run.sweep is not None else {}),
-        },
+        metadata=run.metadata(),
     )
 
 
@@ -160,6 +153,10 @@ def write_outputs(run: Run, summary: dict[str, Any], metrics: bool = True) -> No
 def make_summary(
     run: Run, returns: Any, compiled: list[str], interrupted: bool, seconds: dict[str, float]
 ) -> dict[str, Any]:
+    """The run's summary (config.json's ``summary``). Returns of seeds that have finished no
+    episode yet (NaN in the metrics) are None, and left out of means."""
+    import numpy as np
+
     summary: dict[str, Any] = {
         "status": "interrupted" if interrupted else "finished",
         "iterations": run.iterations_done,
@@ -167,24 +164,27 @@ def make_summary(
         "chunk_size": run.chunk_size,
         "compiled_programs": list(compiled),
     }
+    if run.history:
+        summary["env_steps_per_seed"] = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
     if run.sweep is not None:
         summary["grid_points"] = len(run.sweep.points)
         if returns is not None:
             summary["eval_episodes_per_seed"] = int(returns.shape[1])
         if run.history:
-            summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
             records = sweep_results(
                 run.sweep, len(run.seeds), run.history["episode_return"][:, -1], returns
             )
-            summary["best_grid_point"] = next(r["grid_point"] for r in records if r["best"])
+            summary["best_grid_point"] = next((r["grid_point"] for r in records if r["best"]), None)
             summary["sweep"] = records
         summary.update({name: round(value, 3) for name, value in seconds.items()})
         return summary
     if run.history:
         final = run.history["episode_return"][:, -1]
-        summary["env_steps_per_seed"] = int(run.history["env_steps"][0, -1])
-        summary["final_return_mean"] = float(final.mean())
-        summary["final_return_per_seed"] = [float(value) for value in final]
+        finished = final[np.isfinite(final)]
+        summary["final_return_mean"] = float(finished.mean()) if finished.size else None
+        summary["final_return_per_seed"] = [
+            float(value) if np.isfinite(value) else None for value in final
+        ]
     if returns is not None:
         summary["eval_episodes_per_seed"] = int(returns.shape[1])
         summary["eval_return_mean"] = float(returns.mean())
@@ -192,6 +192,21 @@ def make_summary(
         summary["eval_return_per_seed"] = [float(value) for value in returns.mean(axis=1)]
     summary.update({name: round(value, 3) for name, value in seconds.items()})
     return summary
+
+
+def _final_return_text(summary: dict[str, Any]) -> str:
+    """The final-return line: mean over the seeds that have finished an episode."""
+    mean, per_seed = summary["final_return_mean"], summary["final_return_per_seed"]
+    if mean is None:
+        return "final return (last iteration): n/a, no episode has finished yet"
+    finished = [value for value in per_seed if value is not None]
+    spread = ""
+    if len(finished) > 1:
+        spread = f" (seeds from {min(finished):.4g} to {max(finished):.4g})"
+    if len(finished) < len(per_seed):
+        unfinished = len(per_seed) - len(finished)
+        spread += f" ({unfinished} seed{'s' if unfinished > 1 else ''} with no finished episode)"
+    return f"final return (last iteration, mean over seeds): {mean:.4g}{spread}"
 
 
 def print_summary(run: Run, summary: dict[str, Any]) -> None:
@@ -212,14 +227,7 @@ def print_summary(run: Run, summary: dict[str, Any]) -> None:
     if "sweep" in summary:
         lines.append(_sweep_text(run, summary))
     if "final_return_mean" in summary:
-        spread = ""
-        if seeds > 1:
-            per_seed = summary["final_return_per_seed"]
-            spread = f" (seeds from {min(per_seed):.4g} to {max(per_seed):.4g})"
-        lines.append(
-            f"final return (last iteration, mean over seeds): "
-            f"{summary['final_return_mean']:.4g}{spread}"
-        )
+        lines.append(_final_return_text(summary))
     if "eval_return_mean" in summary:
         lines.append(
             f"eval return ({summary['eval_episodes_per_seed']} episodes per seed, "
@@ -266,15 +274,17 @@ def _sweep_text(run: Run, summary: dict[str, Any]) -> str:
     """The sweep's table (markdown) and its best grid point."""
     assert run.sweep is not None
     records = summary["sweep"]
-    best = records[summary["best_grid_point"]]
-    by = "eval" if "eval_return_mean" in best else "final"
     table = format_sweep_table(
         run.sweep, records, len(run.seeds), summary.get("eval_episodes_per_seed", 0)
     )
+    if summary["best_grid_point"] is None:
+        return f"{table}\nbest: n/a, no episode has finished yet"
+    best = records[summary["best_grid_point"]]
+    by = "eval" if "eval_return_mean" in best else "final"
     return (
         f"{table}\nbest ({by} return, mean over seeds): grid point {best['grid_point']}, "
-        f"{run.sweep.label(best['grid_point'])}: {best[f'{by}_return_mean']:.4g} "
-        f"± {best[f'{by}_return_std']:.3g}"
+        f"{run.sweep.label(best['grid_point'])}: "
+        f"{format_mean_std(best[f'{by}_return_mean'], best[f'{by}_return_std'])}"
     )
 
 
@@ -302,11 +312,24 @@ def _write_sweep_outputs(run: Run, summary: dict[str, Any], seeds: str) -> None:
 
 
 def progress_postfix(run: Run, returns: Any) -> dict[str, str]:
-    """The bar's postfix: the latest return, mean over seeds (and the best grid point's)."""
-    if run.sweep is None:
-        return {"return": f"{returns.mean():.4g}"}
-    per_point = returns.reshape(len(run.sweep.points), len(run.seeds)).mean(axis=1)
-    return {"return": f"{returns.mean():.4g}", "best": f"{per_point.max():.4g}"}
+    """The bar's postfix: the latest return, mean over the members that have finished an
+    episode ("n/a" before any has), and the best grid point's in a sweep."""
+    import numpy as np
+
+    returns = np.asarray(returns, np.float64)
+    postfix = {"return": _format_mean(returns)}
+    if run.sweep is not None:
+        rows = [row[np.isfinite(row)] for row in returns.reshape(len(run.sweep.points), -1)]
+        means = [row.mean() for row in rows if row.size]
+        postfix["best"] = f"{max(means):.4g}" if means else "n/a"
+    return postfix
+
+
+def _format_mean(values: Any) -> str:
+    import numpy as np
+
+    finite = values[np.isfinite(values)]
+    return f"{finite.mean():.4g}" if finite.size else "n/a"
 
 
 def format_seconds(value: float) -> str:

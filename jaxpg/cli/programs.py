@@ -1,5 +1,6 @@
-"""A run's compiled programs: the initial states, the chunk runner (vmapped over seeds, or over
-grid points x seeds in a sweep) and the evaluation; compiled in parallel, cached per process."""
+"""The compiled programs of a JAX run (`jaxpg.cli.runners.JaxRunner`): the chunk runner
+(vmapped over seeds, or over grid points x seeds in a sweep) and the evaluation, and the cache
+that compiles them in parallel, once per process."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ import collections
 import dataclasses
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jaxpg.cli.options import CLIError
-
-if TYPE_CHECKING:
-    from jaxpg.cli.runs import Run
+from jaxpg.cli.options import run_keys
 
 
 def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
@@ -124,124 +122,43 @@ def cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, A
     return programs, list(to_compile)
 
 
-def _identity(config: Any, env_id: str, env_kwargs: dict[str, Any], num_seeds: int) -> tuple:
+def program_identity(
+    config: Any, env_id: str, env_kwargs: dict[str, Any], num_members: int
+) -> tuple:
+    """What fixes a run's programs besides their own sizes: the cache key's common part."""
     return (
         type(config).__name__,
         config,
         env_id,
         json.dumps(env_kwargs, sort_keys=True),
-        num_seeds,
+        num_members,
     )
 
 
 def eval_lowering(
+    identity: tuple,
+    num_members: int,
     config: Any,
-    env_id: str,
-    env_kwargs: dict[str, Any],
     env: Any,
     env_params: Any,
+    policy: Any,
     params: Any,
-    num_seeds: int,
     episodes: int,
     greedy: bool,
 ) -> tuple[tuple, Any]:
-    """``program(params [K, ...], eval_seeds int32 [K]) -> returns [K, episodes]``: each seed's
-    policy evaluated with the key ``fold_in(key(eval_seed), 1)`` (training never folds)."""
+    """``program(params [M, ...], eval_seeds int32 [M]) -> returns [M, episodes]``: each
+    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``."""
     import jax
     import jax.numpy as jnp
 
     from jaxpg.evaluation import evaluate
 
     def evaluate_seed(policy_params, seed):
-        key = jax.random.fold_in(jax.random.key(seed), 1)
-        return evaluate(config, env, env_params, policy_params, key, episodes, greedy)
+        key = run_keys(seed).evaluate
+        return evaluate(
+            config, env, env_params, policy_params, key, episodes, greedy, policy=policy
+        )
 
-    key = ("eval", episodes, greedy, *_identity(config, env_id, env_kwargs, num_seeds))
-    seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
+    key = ("eval", episodes, greedy, *identity)
+    seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
     return key, lambda: jax.jit(jax.vmap(evaluate_seed)).lower(params, seeds)
-
-
-def compile_programs(run: Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
-    """The run's programs (``init`` for a new run, ``train chunk``, ``eval``), and the names of
-    those compiled now (see `cached_compile`)."""
-    import jax
-
-    if run.sweep is None:
-        return _compile_programs(run, eval_episodes)
-    untraceable = (
-        jax.errors.ConcretizationTypeError,
-        jax.errors.TracerIntegerConversionError,
-        jax.errors.TracerArrayConversionError,
-    )
-    try:
-        return _compile_programs(run, eval_episodes)
-    except untraceable as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise CLIError(
-            f"--sweep {', '.join(run.sweep.fields)}: {run.algorithm} needs a concrete value of "
-            f"a swept field (it is used in Python control flow), so it cannot be traced; train "
-            f"the values in separate runs with --set ({first_line})"
-        ) from None
-
-
-def _compile_programs(run: Run, eval_episodes: int) -> tuple[dict[str, Any], list[str]]:
-    """`compile_programs` without the translation of tracing errors."""
-    import jax
-    import jax.numpy as jnp
-
-    from jaxpg.train import make_trainer
-
-    if run.on_host:  # its policy step and update compile on first use, during training
-        return {}, []
-    members = len(run.member_seeds)
-    identity = _identity(run.config, run.env_id, run.env_kwargs, members)
-    seeds = jax.ShapeDtypeStruct((members,), jnp.int32)
-    inputs: tuple[Any, ...] = ()
-    if run.sweep is None:
-
-        def init(seed):
-            return run.trainer.init(jax.random.key(seed))
-
-        def chunk_runner():
-            return make_chunk_runner(run.trainer, run.chunk_size)
-
-    else:
-        identity = (*identity, "sweep", run.sweep.fields)
-        inputs = (
-            {name: jax.ShapeDtypeStruct((members,), jnp.float32) for name in run.sweep.fields},
-        )
-
-        def init(seed, values):
-            config = dataclasses.replace(run.config, **values)
-            return make_trainer(config, run.env, run.env_params).init(jax.random.key(seed))
-
-        def chunk_runner():
-            return make_sweep_chunk_runner(run.config, run.env, run.env_params, run.chunk_size)
-
-    state = run.state
-    if state is None:
-        state = jax.eval_shape(jax.vmap(init), seeds, *inputs)
-    count = jax.ShapeDtypeStruct((), jnp.int32)
-    lowerings = {}
-    if run.state is None:
-        lowerings["init"] = (
-            ("init", *identity),
-            lambda: jax.jit(jax.vmap(init)).lower(seeds, *inputs),
-        )
-    lowerings["train chunk"] = (
-        ("train chunk", run.chunk_size, *identity),
-        lambda: jax.jit(chunk_runner()).lower(state, *inputs, count),
-    )
-    if eval_episodes:
-        lowerings["eval"] = eval_lowering(
-            run.config,
-            run.env_id,
-            run.env_kwargs,
-            run.env,
-            run.env_params,
-            state.agent.params["policy"],
-            members,
-            eval_episodes,
-            greedy=False,
-        )
-    return cached_compile(lowerings)

@@ -1,5 +1,10 @@
 """A train command's run: a new one from the options, or one loaded from its checkpoint (checked
-against its config.json) to resume."""
+against its config.json) to resume or evaluate.
+
+A checkpoint is rebuilt from its header (`jaxpg.checkpoint.read_metadata`): the config from the
+CLI's config classes (`config_from_record`), the environment from its id and options, then the
+run's `Runner`, whose ``template`` is the structure `jaxpg.checkpoint.restore` fills.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ import sys
 import time
 from typing import Any
 
-from jaxpg.cli.host import HostSeeds
 from jaxpg.cli.options import (
     TARGET_CHUNKS,
     CLIError,
@@ -21,61 +25,15 @@ from jaxpg.cli.options import (
     algorithm_registry,
     build_config,
     check_count,
+    coerce_sets,
+    config_from_record,
     make_environment,
     parse_assignments,
     runs_on_host,
 )
-from jaxpg.cli.outputs import CHECKPOINT_FILE, CONFIG_FILE
+from jaxpg.cli.run import CHECKPOINT_FILE, CONFIG_FILE, Run
+from jaxpg.cli.runners import make_runner
 from jaxpg.cli.sweep import Sweep, parse_sweeps
-
-
-@dataclasses.dataclass
-class Run:
-    """What a train command works on (a new run, or one loaded to resume)."""
-
-    algorithm: str
-    config: Any
-    env_id: str
-    env_kwargs: dict[str, Any]
-    env: Any
-    env_params: Any
-    trainer: Any
-    seeds: list[int]
-    out_dir: str
-    chunk_size: int
-    state: Any = None
-    history: dict[str, Any] = dataclasses.field(default_factory=dict)
-    iterations_done: int = 0
-    sweep: Sweep | None = None
-
-    @property
-    def on_host(self) -> bool:
-        """A gymnasium environment: rollouts on the host, seeds in turn (`HostSeeds`)."""
-        return runs_on_host(self.env)
-
-    @property
-    def member_seeds(self) -> list[int]:
-        """The seed of every vmapped member: the seeds, or grid points x seeds in a sweep."""
-        points = len(self.sweep.points) if self.sweep is not None else 1
-        return self.seeds * points
-
-    def program_inputs(self) -> tuple[Any, ...]:
-        """The inputs the compiled programs take besides states, seeds and counts."""
-        if self.sweep is None:
-            return ()
-        return (self.sweep.member_values(len(self.seeds)),)
-
-
-def make_run_trainer(config: Any, env: Any, env_params: Any, num_seeds: int) -> Any:
-    """`make_trainer` for a JAX environment; `HostSeeds` for a gymnasium one."""
-    from jaxpg.train import make_trainer
-
-    try:
-        if runs_on_host(env):
-            return HostSeeds(config, env, env_params, num_seeds)
-        return make_trainer(config, env, env_params)
-    except ValueError as error:
-        raise CLIError(str(error)) from None
 
 
 def default_run_dir(algorithm: str, env_id: str) -> str:
@@ -122,20 +80,21 @@ def setup_new_run(args: argparse.Namespace) -> Run:
             f"{out_dir} already holds a run; continue it with --resume {out_dir} "
             "or choose another --out"
         )
-    trainer = make_run_trainer(config, env, env_params, num_seeds)
-    return Run(
+    run = Run(
         algorithm=args.algorithm,
         config=config,
         env_id=args.env,
         env_kwargs=env_kwargs,
         env=env,
         env_params=env_params,
-        trainer=trainer,
+        runner=None,
         seeds=list(range(seed, seed + num_seeds)),
         out_dir=out_dir,
         chunk_size=args.chunk_size or default_chunk_size(config.num_iterations),
         sweep=sweep,
     )
+    run.runner = make_runner(run)
+    return run
 
 
 def _checkpoint_location(path: str) -> tuple[str, str]:
@@ -150,155 +109,197 @@ def _checkpoint_location(path: str) -> tuple[str, str]:
     return path, os.path.dirname(path) or "."
 
 
-def load_run_checkpoint(path: str) -> tuple[Any, str]:
-    """Loads a run's checkpoint and checks it against the run's config.json (if there is one)."""
-    import warnings
+def _check_config_json(file: str, run_dir: str, header: dict[str, Any]) -> None:
+    """Refuses a checkpoint that is not the run of the config.json beside it (if there is one)."""
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.exists(config_path):
+        return
+    with open(config_path) as handle:
+        try:
+            recorded = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise CLIError(f"{config_path} is not valid JSON: {error}") from None
+    metadata, config = header["metadata"], header["config"] or {}
+    stored = {
+        "algorithm": metadata.get("algorithm", recorded.get("algorithm")),
+        "config_class": config.get("class"),
+        "env_id": metadata.get("env_id"),
+        "env_kwargs": metadata.get("env_kwargs", {}),
+        "seeds": metadata.get("seeds", recorded.get("seeds")),
+        "sweep": metadata.get("sweep"),
+    }
+    differences = [
+        f"{key} ({recorded.get(key)!r} there, {value!r} in the checkpoint)"
+        for key, value in stored.items()
+        if recorded.get(key) != value
+    ]
+    stored_fields = config.get("fields", {})
+    recorded_fields = recorded.get("config", {})
+    for name in sorted(set(stored_fields) | set(recorded_fields)):
+        # A resume may raise total_timesteps; config.json is rewritten when it does.
+        if name != "total_timesteps" and stored_fields.get(name) != recorded_fields.get(name):
+            differences.append(
+                f"{name} ({recorded_fields.get(name)!r} there, "
+                f"{stored_fields.get(name)!r} in the checkpoint)"
+            )
+    if differences:
+        raise CLIError(
+            f"{file} does not match {config_path}: it differs in "
+            + "; ".join(differences)
+            + ". The checkpoint is not this run's"
+        )
 
+
+def _read_run(path: str) -> tuple[Run, str]:
+    """The run a checkpoint's header describes (no runner, no state yet) and its file."""
     from jaxpg import checkpoint
 
     file, run_dir = _checkpoint_location(path)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            # jaxpg's (a checkpoint from another version); not the deprecation notices of
-            # packages imported on the way (Box2D's SWIG types).
-            warnings.simplefilter("ignore")
-            warnings.simplefilter("always", UserWarning)
-            loaded = checkpoint.load_checkpoint(file)  # host-side (gymnasium) runs too
-    except (ValueError, ImportError) as error:
+        header = checkpoint.read_metadata(file)
+    except ValueError as error:
         raise CLIError(f"cannot use {file}: {error}") from None
-    for warning in caught:
-        print(f"jaxpg: warning: {warning.message}", file=sys.stderr)
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    if os.path.exists(config_path):
-        with open(config_path) as handle:
-            try:
-                recorded = json.load(handle)
-            except json.JSONDecodeError as error:
-                raise CLIError(f"{config_path} is not valid JSON: {error}") from None
-        stored = {
-            "algorithm": loaded.metadata.get("algorithm", recorded.get("algorithm")),
-            "config_class": type(loaded.config).__name__,
-            "env_id": loaded.env_id,
-            "env_kwargs": loaded.env_kwargs,
-            "seeds": loaded.metadata.get("seeds", recorded.get("seeds")),
-            "sweep": loaded.metadata.get("sweep"),
-        }
-        differences = [
-            f"{key} ({recorded.get(key)!r} there, {value!r} in the checkpoint)"
-            for key, value in stored.items()
-            if recorded.get(key) != value
-        ]
-        stored_fields = loaded.config.to_dict()
-        recorded_fields = recorded.get("config", {})
-        for name in sorted(set(stored_fields) | set(recorded_fields)):
-            # A resume may raise total_timesteps; config.json is rewritten when it does.
-            if name != "total_timesteps" and stored_fields.get(name) != recorded_fields.get(name):
-                differences.append(
-                    f"{name} ({recorded_fields.get(name)!r} there, "
-                    f"{stored_fields.get(name)!r} in the checkpoint)"
-                )
-        if differences:
-            raise CLIError(
-                f"{file} does not match {config_path}: it differs in "
-                + "; ".join(differences)
-                + ". The checkpoint is not this run's"
-            )
-    return loaded, run_dir
-
-
-def with_seed_axis(loaded: Any) -> tuple[Any, dict[str, Any]]:
-    """The checkpoint's state and metrics with a leading seed axis (added if it had none)."""
-    import jax
-    import numpy as np
-
-    state, metrics = loaded.state, loaded.metrics
-    batch_shape = np.shape(state.iteration)
-    if batch_shape == ():
-        state = jax.tree.map(lambda leaf: leaf[None], state)
-        metrics = {name: np.asarray(value)[None] for name, value in metrics.items()}
-    elif len(batch_shape) != 1:
+    metadata = header["metadata"]
+    if "env_id" not in metadata:
+        raise CLIError(
+            f"{file} does not name its environment (no env_id in its metadata); "
+            "`jaxpg train` did not write it"
+        )
+    _check_config_json(file, run_dir, header)
+    config = config_from_record(header["config"], file)
+    batch_shape = tuple(header["batch_shape"])
+    if len(batch_shape) > 1:
         raise CLIError(
             f"the checkpoint's state is batched over {batch_shape}; the CLI handles one seed axis"
         )
-    return state, metrics
-
-
-def run_seeds(loaded: Any, state: Any) -> tuple[list[int], Sweep | None]:
-    """A checkpoint's seeds and sweep grid (None for a plain run), checked against its state
-    (batched over grid points x seeds)."""
-    import numpy as np
-
-    members = int(np.shape(state.iteration)[0])
-    record = loaded.metadata.get("sweep")
+    members = batch_shape[0] if batch_shape else 1
+    record = metadata.get("sweep")
     sweep = Sweep.from_dict(record) if record else None
     points = len(sweep.points) if sweep is not None else 1
-    seeds = list(loaded.metadata.get("seeds") or range(members // points))
+    seeds = list(metadata.get("seeds") or range(members // points))
     if len(seeds) * points != members:
         raise CLIError(
             f"the checkpoint holds {members} states, not {points} grid point(s) x "
             f"{len(seeds)} seed(s); it is damaged or not a jaxpg run"
         )
-    return seeds, sweep
+    env_kwargs = metadata.get("env_kwargs") or {}
+    env, env_params = make_environment(metadata["env_id"], env_kwargs)
+    run = Run(
+        algorithm=metadata.get("algorithm", config.algorithm_name),
+        config=config,
+        env_id=metadata["env_id"],
+        env_kwargs=env_kwargs,
+        env=env,
+        env_params=env_params,
+        runner=None,
+        seeds=seeds,
+        out_dir=run_dir,
+        chunk_size=int(metadata.get("chunk_size") or default_chunk_size(config.num_iterations)),
+        sweep=sweep,
+    )
+    return run, file
+
+
+def _restore(run: Run, file: str) -> None:
+    """Builds the run's runner and fills its state and history from the checkpoint."""
+    import warnings
+
+    import jax
+    import numpy as np
+
+    from jaxpg import checkpoint
+
+    run.runner = make_runner(run)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            # jaxpg's own (a checkpoint from another version), not other packages' notices.
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("always", UserWarning)
+            restored = checkpoint.restore(file, run.runner.template)
+    except ValueError as error:
+        run.runner.close()
+        raise CLIError(f"cannot use {file}: {error}") from None
+    for warning in caught:
+        print(f"jaxpg: warning: {warning.message}", file=sys.stderr)
+    state, metrics = restored.state, restored.metrics
+    if restored.batch_shape == ():  # one unbatched state: give it the seed axis
+        state = jax.tree.map(lambda leaf: leaf[None], state)
+        metrics = {name: np.asarray(value)[None] for name, value in metrics.items()}
+    run.state, run.history = state, metrics
+    run.iterations_done = int(np.asarray(state.iteration).reshape(-1)[0])
+
+
+def load_run_checkpoint(path: str) -> Run:
+    """The run saved at ``path`` (a run directory or its checkpoint file), checked against its
+    config.json, with its runner (close it), state and history."""
+    run, file = _read_run(path)
+    _restore(run, file)
+    return run
+
+
+def _resume_changes(args: argparse.Namespace, run: Run) -> list[str]:
+    """The options of ``args`` that a resume cannot change and that differ from the run's own,
+    each with the run's value and the given one."""
+    from jaxpg.checkpoint import _json_ready
+
+    changes = []
+
+    def compare(option: str, own: Any, given: Any) -> None:
+        if given is not None and _json_ready(given) != _json_ready(own):
+            changes.append(f"{option} (the run's is {own!r}, given {given!r})")
+
+    compare("ALGO", run.algorithm, args.algorithm)
+    compare("--env", run.env_id, args.env)
+    for name, value in parse_assignments(args.env_set, "--env-set").items():
+        if name in run.env_kwargs:
+            compare(f"--env-set {name}", run.env_kwargs[name], value)
+        else:
+            changes.append(f"--env-set {name} (the run does not set it, given {value!r})")
+    sets = coerce_sets(run.algorithm, parse_assignments(args.sets, "--set"))
+    for name, value in sets.items():
+        compare(f"--set {name}", getattr(run.config, name), value)
+    compare("--num-envs", run.config.num_envs, args.num_envs)
+    compare("--seed", run.seeds[0], args.seed)
+    compare("--seeds", len(run.seeds), args.seeds)
+    if args.sweep is not None:
+        sweep = parse_sweeps(run.algorithm, args.sweep, {})
+        if sweep != run.sweep:
+            own = " ".join(run.sweep.options()) if run.sweep is not None else "none"
+            changes.append(f"--sweep (the run's is {own}, given {' '.join(sweep.options())})")
+    if args.out is not None and os.path.realpath(args.out) != os.path.realpath(run.out_dir):
+        changes.append(f"--out (the run's is {run.out_dir!r}, given {args.out!r})")
+    return changes
 
 
 def setup_resume(args: argparse.Namespace) -> Run:
     import numpy as np
 
-    fixed = {
-        "ALGO": args.algorithm,
-        "--env": args.env,
-        "--env-set": args.env_set,
-        "--set": args.sets,
-        "--num-envs": args.num_envs,
-        "--seed": args.seed,
-        "--seeds": args.seeds,
-        "--sweep": args.sweep,
-        "--out": args.out,
-    }
-    given = [name for name, value in fixed.items() if value is not None]
-    if given:
-        raise CLIError(
-            f"--resume continues a run as it was configured; {', '.join(given)} "
-            "cannot change it (only --total-timesteps, --chunk-size, "
-            "--eval-episodes and --no-progress apply)"
-        )
     check_count("--chunk-size", args.chunk_size, 1)
-    loaded, run_dir = load_run_checkpoint(args.resume)
-    state, history = with_seed_axis(loaded)
-    config = loaded.config
+    run, file = _read_run(args.resume)
+    changes = _resume_changes(args, run)
+    if changes:
+        raise CLIError(
+            f"--resume continues {run.out_dir} as it was configured; "
+            + "; ".join(changes)
+            + ". Only --total-timesteps, --chunk-size, --eval-episodes and --no-progress can "
+            "change; give the other options as the run has them, or not at all"
+        )
     if args.total_timesteps is not None:
-        config = dataclasses.replace(config, total_timesteps=args.total_timesteps)
+        run.config = dataclasses.replace(run.config, total_timesteps=args.total_timesteps)
         try:
-            config.validate()
+            run.config.validate()
         except ValueError as error:
             raise CLIError(f"invalid --total-timesteps: {error}") from None
-    done = int(np.asarray(state.iteration).reshape(-1)[0])
-    if done >= config.num_iterations:
+    if args.chunk_size is not None:
+        run.chunk_size = args.chunk_size
+    _restore(run, file)
+    if run.iterations_done >= run.config.num_iterations:
+        run.runner.close()
+        done = run.iterations_done
+        env_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
         raise CLIError(
-            f"{run_dir} has already trained {done} iterations ({done * config.batch_size} env "
-            f"steps per seed), all of total_timesteps={config.total_timesteps}; pass a larger "
+            f"{run.out_dir} has already trained {done} iterations ({env_steps} env steps per "
+            f"seed), all of total_timesteps={run.config.total_timesteps}; pass a larger "
             "--total-timesteps (the new total) to train more"
         )
-    env, env_params = make_environment(loaded.env_id, loaded.env_kwargs)
-    seeds, sweep = run_seeds(loaded, state)
-    chunk_size = (
-        args.chunk_size
-        or loaded.metadata.get("chunk_size")
-        or default_chunk_size(config.num_iterations)
-    )
-    return Run(
-        algorithm=loaded.metadata.get("algorithm", config.algorithm_name),
-        config=config,
-        env_id=loaded.env_id,
-        env_kwargs=loaded.env_kwargs,
-        env=env,
-        env_params=env_params,
-        trainer=make_run_trainer(config, env, env_params, len(seeds)),
-        seeds=seeds,
-        sweep=sweep,
-        out_dir=run_dir,
-        chunk_size=int(chunk_size),
-        state=state,
-        history=history,
-        iterations_done=done,
-    )
+    return run

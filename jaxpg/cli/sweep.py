@@ -66,6 +66,14 @@ class Sweep:
             for i, name in enumerate(self.fields)
         }
 
+    def options(self) -> list[str]:
+        """The grid as ``--sweep`` options, ``FIELD=V1,V2,...`` per field."""
+        options = []
+        for index, name in enumerate(self.fields):
+            values = dict.fromkeys(point[index] for point in self.points)  # in grid order
+            options.append(f"{name}={','.join(f'{value:g}' for value in values)}")
+        return options
+
     def to_dict(self) -> dict[str, Any]:
         return {"fields": list(self.fields), "points": [list(point) for point in self.points]}
 
@@ -161,7 +169,11 @@ def sweep_results(
 ) -> list[dict[str, Any]]:
     """One record per grid point: its values, the final training return (last iteration) and,
     with ``eval_returns``, the evaluation return, each as mean, std, min and max over seeds, and
-    ``best`` (the highest eval mean, else the highest final mean).
+    ``best`` (the highest eval mean, else the highest final mean; no grid point while no
+    episode has finished).
+
+    A final return is NaN for a seed that has finished no episode yet: the statistics are over
+    the other seeds, and None where no seed of the grid point has finished one.
 
     Args:
         sweep: the grid.
@@ -181,21 +193,28 @@ def sweep_results(
         record: dict[str, Any] = {"grid_point": index, **sweep.values(index)}
         for name, table in (("final_return", final), ("eval_return", per_seed_eval)):
             if table is not None:
-                row = table[index]
-                record.update(
-                    {
-                        f"{name}_mean": float(row.mean()),
-                        f"{name}_std": float(row.std()),
-                        f"{name}_min": float(row.min()),
-                        f"{name}_max": float(row.max()),
-                    }
-                )
+                row = table[index][np.isfinite(table[index])]
+                for statistic in ("mean", "std", "min", "max"):
+                    value = getattr(np, statistic)(row) if row.size else None
+                    record[f"{name}_{statistic}"] = None if value is None else float(value)
         records.append(record)
     score = "eval_return_mean" if per_seed_eval is not None else "final_return_mean"
-    best = max(range(len(records)), key=lambda index: records[index][score])
+
+    def ranking(index: int) -> float:
+        value = records[index][score]
+        return -np.inf if value is None else value
+
+    best = max(range(len(records)), key=ranking)
+    if records[best][score] is None:  # no episode has finished anywhere: nothing is best
+        best = -1
     for index, record in enumerate(records):
         record["best"] = index == best
     return records
+
+
+def format_mean_std(mean: float | None, std: float | None) -> str:
+    """``mean ± std``, or "n/a" when there is no value (no finished episode)."""
+    return "n/a" if mean is None else f"{mean:.4g} ± {std:.3g}"
 
 
 def format_sweep_table(
@@ -212,9 +231,9 @@ def format_sweep_table(
     for record in records:
         cells = [str(record["grid_point"])]
         cells += [f"{record[name]:g}" for name in sweep.fields]
-        cells.append(f"{record['final_return_mean']:.4g} ± {record['final_return_std']:.3g}")
+        cells.append(format_mean_std(record["final_return_mean"], record["final_return_std"]))
         if with_eval:
-            cells.append(f"{record['eval_return_mean']:.4g} ± {record['eval_return_std']:.3g}")
+            cells.append(format_mean_std(record["eval_return_mean"], record["eval_return_std"]))
         cells.append("best" if record["best"] else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -235,6 +254,8 @@ def write_sweep_csv(path: str, sweep: Sweep, records: list[dict[str, Any]]) -> N
 
 
 def _format_cell(value: Any) -> str:
+    if value is None:  # no finished episode
+        return ""
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, float):

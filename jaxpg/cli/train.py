@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-from jaxpg.cli.host import evaluate_on_host
 from jaxpg.cli.options import EXIT_INTERRUPTED, check_count
 from jaxpg.cli.outputs import (
     make_summary,
@@ -21,7 +20,7 @@ from jaxpg.cli.outputs import (
     save_checkpoint,
     write_outputs,
 )
-from jaxpg.cli.programs import compile_programs
+from jaxpg.cli.run import Run
 from jaxpg.cli.runs import setup_new_run, setup_resume
 
 
@@ -30,8 +29,14 @@ def train_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_count("--eval-episodes", args.eval_episodes, 0)
     run = setup_resume(args) if args.resume else setup_new_run(args)
+    try:
+        return _train(run, args, started)
+    finally:
+        run.runner.close()
 
-    import jax
+
+def _train(run: Run, args: argparse.Namespace, started: float) -> int:
+    """The chunked loop, the final evaluation and the run's files, through `run.runner`."""
     import numpy as np
     from tqdm import tqdm
 
@@ -51,22 +56,16 @@ def train_command(args: argparse.Namespace) -> int:
     )
     write_outputs(run, {"status": "running"}, metrics=False)
     compile_start = time.perf_counter()
-    programs, compiled = compile_programs(run, args.eval_episodes)
+    compiled = run.runner.compile(run.state, args.eval_episodes)
     compile_seconds = time.perf_counter() - compile_start
-    seeds = np.asarray(run.member_seeds, np.int32)
-    inputs = run.program_inputs()
     if run.state is None:
-        if run.on_host:
-            run.state = run.trainer.init(run.seeds)
-        else:
-            run.state = programs["init"](seeds, *inputs)
+        run.state = run.runner.init(run.seeds)
         save_checkpoint(run, run.state, run.history)
 
-    start_steps = int(run.history["env_steps"][0, -1]) if run.history else 0
+    start_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
     train_start = time.perf_counter()
     interrupted = False
-    # On the host the seeds take turns, so the bar counts iterations of every seed.
-    per_iteration = len(run.seeds) if run.on_host else 1
+    per_iteration = run.runner.progress_per_iteration
     bar = tqdm(
         total=target * per_iteration,
         initial=run.iterations_done * per_iteration,
@@ -77,24 +76,17 @@ def train_command(args: argparse.Namespace) -> int:
         dynamic_ncols=True,
     )
 
-    def host_progress(index: int, iteration: int, metrics: dict[str, Any]) -> None:
-        bar.update(1)
-        postfix = {"return": f"{float(metrics['episode_return']):.4g}"}
-        if len(run.seeds) > 1:
-            postfix["seed"] = run.seeds[index]
+    def progress(units: int, returns: Any, seed_index: int | None) -> None:
+        bar.update(units)
+        postfix = progress_postfix(run, returns)
+        if seed_index is not None and len(run.seeds) > 1:
+            postfix["seed"] = str(run.seeds[seed_index])
         bar.set_postfix(postfix)
 
     try:
         while run.iterations_done < target:
             count = min(run.chunk_size, target - run.iterations_done)
-            if run.on_host:
-                state, metrics = run.trainer.run_chunk(run.state, count, host_progress)
-            else:
-                state, metrics = programs["train chunk"](run.state, *inputs, np.int32(count))
-                metrics = {
-                    name: np.asarray(value)[:, :count]
-                    for name, value in jax.device_get(metrics).items()
-                }
+            state, metrics = run.runner.run_chunk(run.state, count, progress)
             history = _append(run.history, metrics)
             # The checkpoint and the run's record change together: after Ctrl-C the metrics
             # and curve written below describe exactly the checkpoint on disk.
@@ -102,34 +94,17 @@ def train_command(args: argparse.Namespace) -> int:
                 save_checkpoint(run, state, history)
                 run.state, run.history = state, history
                 run.iterations_done += count
-            if not run.on_host:
-                bar.update(count)
-                bar.set_postfix(progress_postfix(run, metrics["episode_return"][:, -1]))
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-        if run.on_host:
-            run.trainer.close()
     train_seconds = time.perf_counter() - train_start
 
     returns = None
     eval_seconds = 0.0
     if args.eval_episodes and not interrupted:
         eval_start = time.perf_counter()
-        policy_params = run.state.agent.params["policy"]
-        if run.on_host:
-            returns = evaluate_on_host(
-                run.config,
-                run.env,
-                run.env_params,
-                policy_params,
-                run.seeds,
-                args.eval_episodes,
-                greedy=False,
-            )
-        else:
-            returns = np.asarray(programs["eval"](policy_params, seeds))
+        returns = run.runner.evaluate(run.state, run.seeds, args.eval_episodes, greedy=False)
         eval_seconds = time.perf_counter() - eval_start
     summary = make_summary(
         run,
@@ -144,12 +119,9 @@ def train_command(args: argparse.Namespace) -> int:
         },
     )
     if run.history and train_seconds > 0:
-        steps_now = (summary["env_steps_per_seed"] - start_steps) * len(seeds)
+        steps_now = (summary["env_steps_per_seed"] - start_steps) * len(run.member_seeds)
         summary["env_steps_per_second"] = round(steps_now / train_seconds)
-    if run.on_host:
-        summary["host_seconds"] = {
-            name: round(value, 3) for name, value in run.trainer.timings.items()
-        }
+    summary.update(run.runner.report())
     write_outputs(run, summary)
     print_summary(run, summary)
     if interrupted:

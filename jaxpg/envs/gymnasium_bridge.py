@@ -27,7 +27,8 @@ import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 
-BOX2D_HINT = 'pip install "jaxpg[box2d]"'
+#: How the README installs the Box2D extra: editable, from the root of the jaxpg checkout.
+BOX2D_HINT = 'run `pip install -e ".[box2d]"` in the jaxpg checkout'
 
 
 @struct.dataclass
@@ -155,7 +156,8 @@ def make_gymnasium_env(env_id: str, **kwargs: Any) -> tuple[GymnasiumEnv, Gymnas
 
     Raises:
         ValueError: unknown or deprecated id, bad options, or unsupported spaces.
-        ImportError: a missing optional dependency (Box2D: ``pip install "jaxpg[box2d]"``).
+        ImportError: a missing optional dependency (Box2D: ``pip install -e ".[box2d]"`` in the
+            jaxpg checkout).
 
     Example:
         >>> env, env_params = make_gymnasium_env("CartPole-v1")
@@ -171,7 +173,7 @@ def _host_message(name: str) -> str:
         f"{name} is a gymnasium environment: it runs on the host, not inside JAX, so it has no "
         "JAX reset/step and jaxpg.make_train cannot trace it. Train it with "
         "jaxpg.host_train.train_host(config, env, env_params, key) (or `jaxpg train ALGO "
-        f"--env {name}`), and evaluate it with jaxpg.host_train.evaluate_host"
+        f"--env {name}`), and evaluate it with jaxpg.evaluate"
     )
 
 
