@@ -139,6 +139,13 @@ class BaseConfig:
             actions; ignored for Discrete ones).
         value_hidden_sizes: hidden widths of the default critic (None: the policy's
             ``hidden_sizes``; ``()``: linear), for the algorithms that have one.
+        normalize_observations: normalise observations by their running mean and standard
+            deviation (`jaxpg.normalization`), for the policy and the critic alike; the
+            statistics live in ``params["obs_norm"]``, frozen in evaluation.
+        normalize_rewards: divide rewards by the running standard deviation of the discounted
+            return (reward scaling; ``params["reward_norm"]``).
+        obs_clip: normalised observations are clipped to ``[-obs_clip, obs_clip]``.
+        reward_clip: scaled rewards are clipped to ``[-reward_clip, reward_clip]``.
     """
 
     total_timesteps: int = static(100_000, integer(1))
@@ -149,6 +156,10 @@ class BaseConfig:
     activation: str = static("tanh", one_of("tanh", "relu", "elu", "gelu"))
     init_log_std: float = traced(0.0, interval(-math.inf))
     value_hidden_sizes: tuple[int, ...] | None = static(None, optional_layer_sizes)
+    normalize_observations: bool = static(False, one_of(False, True))
+    normalize_rewards: bool = static(False, one_of(False, True))
+    obs_clip: float = traced(10.0, interval(0.0, low_open=True))
+    reward_clip: float = traced(10.0, interval(0.0, low_open=True))
 
     @property
     def batch_size(self) -> int:

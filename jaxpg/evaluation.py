@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxpg import normalization
 from jaxpg import rollout as rollout_lib
 from jaxpg.config import BaseConfig
 from jaxpg.networks import Policy, default_policy
@@ -40,7 +41,8 @@ def evaluate(
         config: the config the policy was trained with (it fixes the default network).
         env: the environment (a JAX environment, or a host-side gymnasium one).
         env_params: its parameters.
-        params: ``TrainResult.params`` (a dict with ``"policy"``) or the policy parameters.
+        params: ``TrainResult.params`` (a dict with ``"policy"``, and ``"obs_norm"`` when the
+            run normalised observations: applied frozen) or the bare policy parameters.
         key: a PRNG key.
         num_episodes: number of episodes (static).
         greedy: take the most probable action (Gaussian mean) instead of sampling.
@@ -63,22 +65,25 @@ def evaluate(
     policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
     check_policy_params(policy, policy_params, config=None if given_policy else config, env=env)
     horizon = _horizon(env, env_params, max_steps)
+
+    def apply(policy_params: Any, obs: jax.Array) -> Any:
+        # Observation statistics travel in the params dict; frozen here (never updated).
+        return policy.apply(policy_params, normalization.observe(params, obs))
+
     if getattr(env, "RUNS_ON_HOST", False):
         from jaxpg.host_train import play_host_episodes
 
         @jax.jit
         def act(key, obs):
             key, action_key = jax.random.split(key)
-            action, _ = rollout_lib.sample_policy(policy.apply, policy_params, greedy)(
-                action_key, obs
-            )
+            action, _ = rollout_lib.sample_policy(apply, policy_params, greedy)(action_key, obs)
             return key, action
 
         return play_host_episodes(env, act, key, num_episodes, horizon)
 
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
-    policy_fn = rollout_lib.sample_policy(policy.apply, policy_params, greedy=greedy)
+    policy_fn = rollout_lib.sample_policy(apply, policy_params, greedy=greedy)
     _, trajectory, _ = rollout_lib.rollout(rollout_key, env, env_params, state, policy_fn, horizon)
     done = trajectory.done
     # A step counts if no episode end came before it (the first episode only).

@@ -17,6 +17,10 @@ CONFIGS = {
     "a2c": jaxpg.ActorCriticConfig(**TINY),
     "trpo": jaxpg.TRPOConfig(**TINY, value_fit="trust_region"),
     "ppo": PPOConfig(**TINY, num_minibatches=2),
+    # Running statistics are part of the state: saved and restored with it.
+    "ppo_normalized": PPOConfig(
+        **TINY, num_minibatches=2, normalize_observations=True, normalize_rewards=True
+    ),
 }
 
 

@@ -41,12 +41,20 @@ _FOUR_DEVICES_SCRIPT = textwrap.dedent(
             sampling="vine",
             vine_num_states=16,
             vine_horizon=8,
+            normalize_observations=True,  # branches read the frozen statistics
             value_epochs=1,
             value_minibatches=1,
             cg_iters=5,
             max_backtracks=5,
         ),
-        "ppo": jaxpg.PPOConfig(**small, num_epochs=2, num_minibatches=4),
+        # Running statistics: batch moments reduced across devices, vmapped over seeds.
+        "ppo": jaxpg.PPOConfig(
+            **small,
+            num_epochs=2,
+            num_minibatches=4,
+            normalize_observations=True,
+            normalize_rewards=True,
+        ),
     }
     configs = {name: configs[name] for name in sys.argv[1:]}
     vmapped = {"ppo"}  # trained on 2 seeds at once: with_sharding_constraint under vmap
@@ -73,12 +81,16 @@ _FOUR_DEVICES_SCRIPT = textwrap.dedent(
             assert leaf.sharding.is_equivalent_to(batch, leaf.ndim), (name, leaf.sharding)
             shapes = {shard.data.shape[batch_dim] for shard in leaf.addressable_shards}
             assert shapes == {2}, (name, shapes)
-        for leaf in jax.tree.leaves(four.params):
+        for path, leaf in jax.tree.leaves_with_path(four.params):
+            if "returns" in jax.tree_util.keystr(path):  # the reward scaler's, one per env
+                assert leaf.sharding.is_equivalent_to(batch, leaf.ndim), (name, leaf.sharding)
+                continue
             assert leaf.sharding.is_fully_replicated and len(leaf.sharding.device_set) == 4
         for leaf in jax.tree.leaves(one.state.rollout):
             assert len(leaf.sharding.device_set) == 1
-        # The CG residual is round-off (about 1e-6): only its size is comparable.
-        tolerance = {"cg_residual": 1e-4}
+        # The CG residual is round-off (1e-6 raw, up to 1e-3 with normalised observations):
+        # only its size is comparable.
+        tolerance = {"cg_residual": 2e-3}
         expected = jax.tree.leaves_with_path((one.params, one.metrics, one.state.rollout))
         actual = jax.tree.leaves((four.params, four.metrics, four.state.rollout))
         for (path, want), got in zip(expected, actual, strict=True):

@@ -137,10 +137,11 @@ def make_actor_critic(
         }
         return base.Update(ActorCriticState(params, opt_states), metrics)
 
-    return base.Algorithm(
+    algorithm = base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
         policy=policy,
         critic=value_net,
     )
+    return base.finish(config, env, env_params, algorithm)

@@ -20,7 +20,8 @@ import numpy as np
 import optax
 
 from jaxpg import losses
-from jaxpg.networks import Critic, Policy, default_critic, default_policy
+from jaxpg.networks import Critic, Policy, default_critic, default_policy, observation_shape
+from jaxpg.normalization import with_normalization
 from jaxpg.rollout import PolicyFn, Trajectory, sample_policy
 
 Metrics = dict[str, jax.Array]
@@ -84,6 +85,22 @@ def resolve_networks(
         return policy, None
     critic = default_critic(config, env, env_params) if critic is None else Critic(*critic)
     return policy, critic
+
+
+def finish(config: Any, env: Any, env_params: Any, algorithm: Algorithm) -> Algorithm:
+    """The algorithm as the config asks for it: with observation normalisation and reward
+    scaling when ``config.normalize_observations`` / ``normalize_rewards`` (every ``make_*``
+    returns through here)."""
+    return with_normalization(
+        algorithm,
+        observation_shape(env, env_params),
+        config.num_envs,
+        observations=config.normalize_observations,
+        rewards=config.normalize_rewards,
+        gamma=config.gamma,
+        obs_clip=config.obs_clip,
+        reward_clip=config.reward_clip,
+    )
 
 
 def on_policy_behaviour(policy: Policy) -> Callable[[Any, jax.Array], PolicyFn]:

@@ -240,11 +240,12 @@ def make_ppo(
         return PPOState(params, {name: optimizer.init(p) for name, p in params.items()})
 
     def minibatch_step(agent: PPOState, minibatch: Minibatch):
+        trained = {name: agent.params[name] for name in ("policy", "value")}
         grads, metrics = jax.grad(
             lambda params: ppo_loss(params, minibatch, config, policy, value_net), has_aux=True
-        )(agent.params)
-        params, opt_states = {}, {}
-        for name in agent.params:
+        )(trained)
+        params, opt_states = dict(agent.params), {}
+        for name in trained:
             updates, opt_states[name] = optimizer.update(
                 grads[name], agent.opt_states[name], agent.params[name]
             )
@@ -278,10 +279,11 @@ def make_ppo(
         agent, metrics = jax.lax.scan(epoch, agent, jax.random.split(key, config.num_epochs))
         return base.Update(agent, jax.tree.map(jnp.mean, metrics))
 
-    return base.Algorithm(
+    algorithm = base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
         policy=policy,
         critic=value_net,
     )
+    return base.finish(config, env, env_params, algorithm)

@@ -41,7 +41,7 @@ import optax
 from flax import struct
 
 from jaxpg import advantages as adv
-from jaxpg import losses
+from jaxpg import losses, normalization
 from jaxpg import natural_gradient as ng
 from jaxpg import rollout as rollout_lib
 from jaxpg.algorithms import base
@@ -276,8 +276,13 @@ def vine_q_values(
     value_params: Any,
     trajectory: Trajectory,
     key: jax.Array,
+    agent_params: Any = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Branches actions from a rollout set of states and estimates Q by rollouts.
+
+    ``trajectory`` is the one the update sees (observations normalised and rewards scaled when
+    the config asks for it); the branches' raw observations and rewards are put through the
+    same frozen statistics, read from ``agent_params`` (`jaxpg.normalization.observe`).
 
     Returns:
         ``(obs [N, *obs_shape], actions [K, N, ...], q [K, N])`` with ``N = vine_num_states``
@@ -300,7 +305,10 @@ def vine_q_values(
         )
     else:
         actions = jax.vmap(dist.sample)(jax.random.split(action_key, config.vine_num_actions))
-    policy_fn = rollout_lib.sample_policy(policy.apply, policy_params)
+    sample = rollout_lib.sample_policy(policy.apply, policy_params)
+
+    def policy_fn(key, raw_obs):
+        return sample(key, normalization.observe(agent_params, raw_obs))
 
     def branch(first_action):
         # The same key for every branch of a state: common random numbers.
@@ -321,12 +329,14 @@ def vine_q_values(
         _, rest, _ = rollout_lib.rollout(
             rest_key, env, env_params, start, policy_fn, config.vine_horizon - 1
         )
-        rewards = jnp.concatenate([reward[None], rest.reward])
+        rewards = normalization.scale_reward(
+            agent_params, jnp.concatenate([reward[None], rest.reward])
+        )
         terminated_all = jnp.concatenate([terminated[None], rest.terminated])
         truncated_all = jnp.concatenate([truncated[None], rest.truncated])
         next_obs_all = jnp.concatenate([final_obs[None], rest.next_obs])
         # Bootstrap only where the branch is cut by truncation or by its horizon.
-        next_values = value_apply(value_params, next_obs_all)
+        next_values = value_apply(value_params, normalization.observe(agent_params, next_obs_all))
         returns = adv.reward_to_go(
             rewards, terminated_all, truncated_all, next_values, config.gamma
         )
@@ -395,6 +405,7 @@ def make_trpo(
                 params["value"],
                 trajectory,
                 vine_key,
+                agent.params,
             )
             q_advantage = q - q.mean(axis=0, keepdims=True)
             if config.normalize_advantages:
@@ -458,7 +469,7 @@ def make_trpo(
         metrics.update(value_metrics)
         return base.Update(TRPOState(params, value_opt_state), metrics, extra_env_steps)
 
-    return base.Algorithm(
+    algorithm = base.Algorithm(
         init=init,
         behaviour=base.on_policy_behaviour(policy),
         update=update,
@@ -466,3 +477,4 @@ def make_trpo(
         critic=value_net,
         needs_env_states=vine,
     )
+    return base.finish(config, env, env_params, algorithm)

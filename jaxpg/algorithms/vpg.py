@@ -208,10 +208,11 @@ def make_vpg(
             )
         return base.Update(VPGState(params, opt_states), metrics)
 
-    return base.Algorithm(
+    algorithm = base.Algorithm(
         init=init,
         behaviour=behaviour,
         update=update,
         policy=policy,
         critic=value_net,
     )
+    return base.finish(config, env, env_params, algorithm)
