@@ -26,6 +26,7 @@ _ATTRIBUTES = {
     "VPGConfig": "jaxpg.algorithms.vpg",
     "Categorical": "jaxpg.distributions",
     "DiagGaussian": "jaxpg.distributions",
+    "TanhGaussian": "jaxpg.distributions",
     "Policy": "jaxpg.networks",
     "Critic": "jaxpg.networks",
     "make_env": "jaxpg.envs.registry",
@@ -97,7 +98,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         train,
     )
     from jaxpg.algorithms import ActorCriticConfig, PPOConfig, TRPOConfig, VPGConfig  # noqa: F401
-    from jaxpg.distributions import Categorical, DiagGaussian  # noqa: F401
+    from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian  # noqa: F401
     from jaxpg.envs.registry import make_env  # noqa: F401
     from jaxpg.evaluation import evaluate  # noqa: F401
     from jaxpg.networks import Critic, Policy  # noqa: F401

@@ -137,6 +137,10 @@ class BaseConfig:
         activation: hidden activation of the default networks.
         init_log_std: initial log standard deviation of the default Gaussian policy (Box
             actions; ignored for Discrete ones).
+        action_squash: how the default Gaussian policy meets the action bounds: ``"clip"``
+            (the rollout clips the sample; log-probabilities of the unclipped sample, as in
+            the TRPO paper) or ``"tanh"`` (a `jaxpg.distributions.TanhGaussian`, as Brax's
+            trainers use).
         value_hidden_sizes: hidden widths of the default critic (None: the policy's
             ``hidden_sizes``; ``()``: linear), for the algorithms that have one.
         normalize_observations: normalise observations by their running mean and standard
@@ -155,6 +159,7 @@ class BaseConfig:
     hidden_sizes: tuple[int, ...] = static((64, 64), layer_sizes)
     activation: str = static("tanh", one_of("tanh", "relu", "elu", "gelu"))
     init_log_std: float = traced(0.0, interval(-math.inf))
+    action_squash: str = static("clip", one_of("clip", "tanh"))
     value_hidden_sizes: tuple[int, ...] | None = static(None, optional_layer_sizes)
     normalize_observations: bool = static(False, one_of(False, True))
     normalize_rewards: bool = static(False, one_of(False, True))

@@ -172,3 +172,70 @@ class DiagGaussian(NamedTuple):
             log_std_q - log_std_p + 0.5 * (variance_ratio + jnp.square(scaled_mean_diff) - 1.0)
         )
         return jnp.sum(per_dim, axis=-1)
+
+
+#: Squashed actions are kept this far inside the bounds before `atanh`, so that a log-density
+#: stays finite where float32 `tanh` rounds to exactly +-1 (pre-squash values beyond about 7.6).
+TANH_MARGIN = 1e-6
+
+
+class TanhGaussian(NamedTuple):
+    """A diagonal Gaussian squashed by `tanh` into the box ``[low, high]`` (Haarnoja et al. 2018;
+    Brax's trainers), with the change-of-variables correction in `log_prob`.
+
+    ``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mean, std^2)``; actions, as sampled
+    and as stored in trajectories, are the squashed ``a`` (within the bounds, so the rollout's
+    clipping never changes them). ``log p(a) = log N(u) - sum log(1 - tanh(u)^2) -
+    sum log((high - low) / 2)``, with ``u = atanh`` of ``a`` kept `TANH_MARGIN` inside the box.
+
+    `kl` is the Gaussians' KL, exact because the squash is the same invertible map for both.
+    `entropy` is the pre-squash Gaussian's (the squashed entropy has no closed form; this is the
+    quantity an entropy bonus regularises, as in Brax's PPO up to its sampled correction).
+
+    Attributes:
+        mean: ``[..., D]`` pre-squash means.
+        log_std: pre-squash log standard deviations, broadcastable to ``mean``.
+        low: ``[D]`` lower bounds (finite).
+        high: ``[D]`` upper bounds (finite).
+    """
+
+    mean: jax.Array
+    log_std: jax.Array
+    low: jax.Array
+    high: jax.Array
+
+    def _gaussian(self) -> DiagGaussian:
+        return DiagGaussian(self.mean, self.log_std)
+
+    def _squash(self, u: jax.Array) -> jax.Array:
+        return self.low + (jnp.tanh(u) + 1.0) * (0.5 * (self.high - self.low))
+
+    def _unsquash(self, action: jax.Array) -> jax.Array:
+        unit = 2.0 * (action - self.low) / (self.high - self.low) - 1.0
+        return jnp.arctanh(jnp.clip(unit, -1.0 + TANH_MARGIN, 1.0 - TANH_MARGIN))
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        """Draws one squashed action per batch element, ``[..., D]`` within the bounds."""
+        return self._squash(self._gaussian().sample(key))
+
+    def mode(self) -> jax.Array:
+        """The squashed mean (the greedy action)."""
+        return self._squash(self.mean)
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log-density of squashed ``action [..., D]``, ``[...]``."""
+        u = self._unsquash(action)
+        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), stable for large |u|.
+        log_det = 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+        log_scale = jnp.log(0.5 * (self.high - self.low))
+        return self._gaussian().log_prob(u) - jnp.sum(
+            jnp.broadcast_to(log_det + log_scale, jnp.shape(u)), axis=-1
+        )
+
+    def entropy(self) -> jax.Array:
+        """The pre-squash Gaussian's entropy, ``[...]`` (see the class docstring)."""
+        return self._gaussian().entropy()
+
+    def kl(self, other: TanhGaussian) -> jax.Array:
+        """``KL(self || other)``: the pre-squash Gaussians' (same squash), ``[...]``."""
+        return self._gaussian().kl(other._gaussian())

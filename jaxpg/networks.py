@@ -32,7 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpg.distributions import Categorical, DiagGaussian
+from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 from jaxpg.spaces import describe, is_box, is_discrete
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -133,6 +133,7 @@ def policy_from_module(
     obs_shape: Sequence[int],
     action_space: Any,
     init_log_std: float = 0.0,
+    squash: str = "clip",
 ) -> Policy:
     """Wraps a flax module as a `Policy` for a `Discrete` or `Box` action space.
 
@@ -143,10 +144,15 @@ def policy_from_module(
         obs_shape: the shape of one observation.
         action_space: the environment's action space.
         init_log_std: initial log standard deviation (Box only).
+        squash: Box only: ``"clip"``, a `DiagGaussian` whose samples the rollout clips to the
+            bounds (log-probabilities of the unclipped sample; TRPO's); or ``"tanh"``, a
+            `TanhGaussian` squashed into the bounds (they must be finite).
 
     Returns:
-        A `Policy` giving a `Categorical` or a `DiagGaussian`.
+        A `Policy` giving a `Categorical`, a `DiagGaussian` or a `TanhGaussian`.
     """
+    if squash not in ("clip", "tanh"):
+        raise ValueError(f"squash={squash!r} is not allowed; choose 'clip' or 'tanh'")
     example = _example(obs_shape)
     if is_discrete(action_space):
 
@@ -158,11 +164,22 @@ def policy_from_module(
         action_shape = tuple(action_space.shape)
         head = _GaussianHead(module, math.prod(action_shape), init_log_std)
 
-        def apply(params: Params, obs: jax.Array) -> DiagGaussian:
+        if squash == "tanh":
+            low = jnp.broadcast_to(jnp.asarray(action_space.low, jnp.float32), action_shape)
+            high = jnp.broadcast_to(jnp.asarray(action_space.high, jnp.float32), action_shape)
+            if not (bool(jnp.isfinite(low).all()) and bool(jnp.isfinite(high).all())):
+                raise ValueError(
+                    f"squash='tanh' needs finite action bounds; the action space is "
+                    f"{describe(action_space)}"
+                )
+
+        def apply(params: Params, obs: jax.Array) -> Any:
             mean, log_std = head.apply(params, obs)
             mean = mean.reshape(*mean.shape[:-1], *action_shape)
-            log_std = log_std.reshape(action_shape)
-            return DiagGaussian(mean=mean, log_std=jnp.broadcast_to(log_std, mean.shape))
+            log_std = jnp.broadcast_to(log_std.reshape(action_shape), mean.shape)
+            if squash == "tanh":
+                return TanhGaussian(mean, log_std, low, high)
+            return DiagGaussian(mean=mean, log_std=log_std)
 
         return Policy(lambda key: head.init(key, example), apply)
     raise ValueError(
@@ -188,6 +205,7 @@ def make_policy(
     hidden_sizes: Sequence[int] = (64, 64),
     activation: str = "tanh",
     init_log_std: float = 0.0,
+    squash: str = "clip",
 ) -> Policy:
     """The default multilayer-perceptron policy for a `Discrete` or `Box` action space.
 
@@ -197,6 +215,8 @@ def make_policy(
         hidden_sizes: hidden layer widths; ``()`` gives a linear (softmax) policy.
         activation: one of ``"tanh"``, ``"relu"``, ``"elu"``, ``"gelu"``.
         init_log_std: initial log standard deviation of a Gaussian policy.
+        squash: how a Gaussian policy meets the bounds: ``"clip"`` or ``"tanh"``
+            (`policy_from_module`).
 
     Returns:
         A `Policy`; ``apply(params, obs)`` with ``obs [..., *obs_shape]`` gives a distribution
@@ -209,7 +229,7 @@ def make_policy(
     else:
         out_size = 0  # policy_from_module raises the error
     torso = MLP(tuple(hidden_sizes), out_size, activation, out_gain=0.01, obs_ndim=len(obs_shape))
-    return policy_from_module(torso, obs_shape, action_space, init_log_std)
+    return policy_from_module(torso, obs_shape, action_space, init_log_std, squash)
 
 
 def make_critic(
@@ -240,13 +260,14 @@ def observation_shape(env: Any, env_params: Any) -> tuple[int, ...]:
 
 def default_policy(config: Any, env: Any, env_params: Any) -> Policy:
     """The policy a config asks for when none is passed (``hidden_sizes``, ``activation``,
-    ``init_log_std``), for this environment's spaces."""
+    ``init_log_std``, ``action_squash``), for this environment's spaces."""
     return make_policy(
         env.action_space(env_params),
         observation_shape(env, env_params),
         hidden_sizes=config.hidden_sizes,
         activation=config.activation,
         init_log_std=config.init_log_std,
+        squash=config.action_squash,
     )
 
 

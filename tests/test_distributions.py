@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpg.distributions import Categorical, DiagGaussian
+from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 
 
 def _np_log_softmax(logits):
@@ -159,3 +159,46 @@ def test_distributions_are_pytrees_under_jit_and_vmap():
         gaussian, jnp.ones((4, 2))
     )
     np.testing.assert_allclose(log_probs, np.full(4, -math.log(2 * math.pi)), rtol=1e-6)
+
+
+def _tanh_gaussian(mean, log_std, low=-2.0, high=3.0):
+    mean = jnp.asarray(mean, jnp.float32)
+    shape = mean.shape[-1:]
+    return TanhGaussian(
+        mean, jnp.asarray(log_std, jnp.float32), jnp.full(shape, low), jnp.full(shape, high)
+    )
+
+
+def test_tanh_gaussian_density_integrates_to_one_in_its_box():
+    dist = _tanh_gaussian([[0.7]], [-0.3])
+    grid = np.linspace(-2.0, 3.0, 200_001)[1:-1]
+    density = np.exp(np.asarray(dist.log_prob(jnp.asarray(grid, jnp.float32)[:, None])))
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_tanh_gaussian_log_prob_is_the_change_of_variables():
+    """log p(a) = log N(u) - log |da/du|, with the Jacobian by finite differences."""
+    mean, log_std = np.array([0.3, -1.2]), np.array([-0.5, 0.2])
+    dist = _tanh_gaussian(mean, log_std)
+    u = np.array([[0.1, -2.0], [1.5, 0.4]])
+    squash = lambda x: -2.0 + (np.tanh(x) + 1.0) * 2.5  # noqa: E731
+    h = 1e-6
+    jacobian = (squash(u + h) - squash(u - h)) / (2 * h)
+    expected = _np_gaussian_log_pdf(u, mean, np.exp(log_std)) - np.log(jacobian).sum(-1)
+    actions = jnp.asarray(squash(u), jnp.float32)
+    np.testing.assert_allclose(dist.log_prob(actions), expected, rtol=1e-4)
+
+
+def test_tanh_gaussian_samples_lie_in_the_box_and_kl_is_the_gaussians():
+    p = _tanh_gaussian(jnp.array([[0.0, 5.0]] * 1000), [0.5, 0.5])
+    actions = p.sample(jax.random.key(0))
+    assert bool((actions >= -2.0).all() and (actions <= 3.0).all())  # float32 tanh reaches 1
+    assert np.isfinite(np.asarray(p.log_prob(actions))).all()
+    p = _tanh_gaussian(jnp.array([[0.0, 1.5]] * 20_000), [0.5, 0.5])
+    actions = p.sample(jax.random.key(1))
+    q = _tanh_gaussian(jnp.array([[0.4, 1.0]] * 20_000), [0.1, 0.7])
+    gaussian_kl = DiagGaussian(p.mean, p.log_std).kl(DiagGaussian(q.mean, q.log_std))
+    np.testing.assert_allclose(p.kl(q), gaussian_kl, rtol=1e-6)
+    # Monte Carlo check of the KL on the squashed actions themselves.
+    mc = float(jnp.mean(p.log_prob(actions) - q.log_prob(actions)))
+    assert mc == pytest.approx(float(gaussian_kl[0]), rel=0.05)
