@@ -44,16 +44,20 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
 
     Args:
         env_id: ``"CartPole-v1"``, ``"CartPole-v0"``, ``"GridWorld-v0"``, any gymnax id
-            (e.g. ``"Pendulum-v1"``), or ``"gymnasium:<id>"`` for a host-side gymnasium
-            environment through `jaxpg.envs.gymnasium_bridge`.
+            (e.g. ``"Pendulum-v1"``), ``"gymnasium:<id>"`` for a host-side gymnasium
+            environment through `jaxpg.envs.gymnasium_bridge`, ``"brax:<name>"`` for a Brax
+            environment or ``"playground:<name>"`` for a MuJoCo Playground one (optional
+            extras; see `jaxpg.envs.brax`).
         **kwargs: environment options, e.g. for GridWorld ``grid``, ``start``, ``max_steps``
-            and ``observation`` (``"coordinates"`` or ``"one_hot"``).
+            and ``observation`` (``"coordinates"`` or ``"one_hot"``); for Brax ``backend``
+            (``"generalized"``, ``"positional"``, ``"spring"``, ``"mjx"``) and ``max_steps``.
 
     Returns:
         ``(env, env_params)`` following the gymnax 1.0 `Environment` API.
 
     Raises:
         ValueError: for an unknown id (the message lists the known ones) or bad options.
+        ImportError: ``brax:`` or ``playground:`` without its extra installed.
 
     Example:
         >>> env, env_params = make_env("GridWorld-v0", start=(5, 0), max_steps=50)
@@ -66,6 +70,16 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         from jaxpg.envs.gymnasium_bridge import make_gymnasium_env
 
         return make_gymnasium_env(env_id.removeprefix("gymnasium:"), **kwargs)
+    if env_id.startswith(("brax:", "playground:")):
+        from jaxpg.envs.brax import make_brax_env, make_playground_env
+
+        prefix, name = env_id.split(":", 1)
+        make = make_brax_env if prefix == "brax" else make_playground_env
+        try:
+            env = make(name, **kwargs)
+        except TypeError as error:
+            raise ValueError(f"bad options for {env_id}: {error}") from error
+        return env, env.default_params
     if env_id in _REGISTRY:
         try:
             env = _REGISTRY[env_id](**kwargs)
@@ -76,5 +90,5 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         return gymnax.make(env_id, **kwargs)
     raise ValueError(
         f"unknown env_id {env_id!r}; known ids: {', '.join(known_env_ids())}, "
-        "or 'gymnasium:<id>' for a gymnasium environment"
+        "or 'gymnasium:<id>', 'brax:<name>', 'playground:<name>'"
     )
