@@ -8,7 +8,6 @@ tested as well as truncation. The raw Brax environment is the reference: the ada
 observations must be exactly the ones its `step` gives from the same physics state.
 """
 
-import subprocess
 import sys
 import warnings
 from types import SimpleNamespace
@@ -185,22 +184,6 @@ def test_copied_states_step_identically_for_vine_sampling(brax_env):
     assert not np.allclose(brax_env.batch_step(keys, others, actions, params)[0], first[0])
 
 
-def test_ppo_trains_on_brax(brax_env):
-    config = jaxpg.PPOConfig(
-        num_envs=4, num_steps=16, total_timesteps=128, num_minibatches=2, hidden_sizes=(8,)
-    )
-    train = jaxpg.make_train(config, brax_env.env, brax_env.params)
-    result = jax.jit(train)(jax.random.key(0))
-    metrics = {name: np.asarray(value, np.float64) for name, value in result.metrics.items()}
-    assert metrics["episode_return"].shape == (2,)
-    finished = np.cumsum(metrics["episodes_finished"]) > 0
-    assert finished.any()  # random pushes topple the pendulum within 16 steps
-    for name, value in metrics.items():
-        if name.startswith("episode_"):
-            value = value[finished]  # NaN before any episode finished, by design
-        assert np.isfinite(value).all(), name
-
-
 def test_missing_extras_name_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "brax", None)
     monkeypatch.setitem(sys.modules, "brax.envs", None)
@@ -220,30 +203,3 @@ def test_unknown_names_backends_and_options_raise_value_error():
         jaxpg.make_env(ENV_ID, backend="no_such_backend")
     with pytest.raises(ValueError, match="cannot make brax:inverted_pendulum"):
         jaxpg.make_env(ENV_ID, backend=BACKEND, no_such_option=1)
-
-
-def test_playground_suite_task_spaces_and_time_limit():
-    pytest.importorskip("mujoco_playground")
-    env, env_params = jaxpg.make_env("playground:PendulumSwingup")
-    assert env.name == "playground:PendulumSwingup"
-    assert env.observation_space(env_params).shape == (3,)
-    action_space = env.action_space(env_params)
-    assert action_space.shape == (env.raw_env.action_size,) == (1,)
-    np.testing.assert_array_equal(action_space.low, [-1.0])
-    np.testing.assert_array_equal(action_space.high, [1.0])
-    assert env_params.max_steps_in_episode == 1000  # the task's episode_length
-    assert env.raw_env.mjx_model.impl.value == "jax"
-    with pytest.raises(ValueError, match="unknown MuJoCo Playground environment"):
-        jaxpg.make_env("playground:NoSuchTask")
-
-
-def test_playground_robot_task_says_it_cannot_work_offline(monkeypatch):
-    pytest.importorskip("mujoco_playground")
-    from mujoco_playground._src import mjx_env
-
-    def no_network():
-        raise subprocess.CalledProcessError(128, ["git", "clone"])
-
-    monkeypatch.setattr(mjx_env, "ensure_menagerie_exists", no_network)
-    with pytest.raises(RuntimeError, match="cannot work offline"):
-        jaxpg.make_env("playground:Go1JoystickFlatTerrain")

@@ -143,12 +143,13 @@ def test_build_config_errors_name_the_problem():
             "--sweep num_envs: num_envs is a static field of VPGConfig (it fixes shapes or loop "
             "lengths, so each value would need its own compiled program); only traced fields "
             "can be swept in one compile; sweepable (traced) fields of vpg: gamma, "
-            "init_log_std, learning_rate,",
+            "init_log_std, obs_clip, reward_clip, learning_rate,",
         ),
         (
             ["train", "trpo", "--env", "CartPole-v1", "--sweep", "lr=0.1,0.2"],
             "--sweep lr: lr is short for learning_rate, which trpo (TRPOConfig) does not have; "
-            "sweepable (traced) fields of trpo: gamma, init_log_std, max_kl,",
+            "sweepable (traced) fields of trpo: gamma, init_log_std, obs_clip, reward_clip, "
+            "max_kl,",
         ),
         (
             ["train", "ppo", "--env", "CartPole-v1", "--sweep", "learning_rat=0.1"],
@@ -755,3 +756,19 @@ def test_sweep_of_a_field_used_in_python_control_flow_is_a_clear_error(
     )
     assert status == 2
     assert "--sweep learning_rate: vpg needs a concrete value of a swept field" in err
+
+
+def test_a_preset_is_the_starting_point_and_set_overrides_it(tmp_path, capsys):
+    from jaxpg.cli.parser import build_parser
+
+    argv = ["train", "ppo", "--env", "Pendulum-v1", "--out", str(tmp_path / "run")]
+    run = cli_runs.setup_new_run(build_parser().parse_args([*argv, "--set", "num_epochs=3"]))
+    preset = jaxpg.presets.get("ppo", "Pendulum-v1")
+    for name, value in preset.fields.items():
+        assert getattr(run.config, name) == value, name
+    assert run.config.num_epochs == 3  # --set wins
+    assert "preset for ppo on Pendulum-v1" in capsys.readouterr().err
+    plain = cli_runs.setup_new_run(
+        build_parser().parse_args(["train", "ppo", "--env", "CartPole-v1", "--out", str(tmp_path)])
+    )
+    assert plain.config == jaxpg.PPOConfig()  # no preset: the config's own defaults

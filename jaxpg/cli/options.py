@@ -32,23 +32,9 @@ class CLIError(Exception):
 
 def algorithm_registry() -> dict[str, tuple[type, dict[str, Any]]]:
     """CLI algorithm name to (config class, defaults that differ from the class's)."""
-    from jaxpg.algorithms import ActorCriticConfig, TRPOConfig, VPGConfig
+    from jaxpg.presets import algorithms
 
-    registry: dict[str, tuple[type, dict[str, Any]]] = {
-        "vpg": (VPGConfig, {}),
-        # Seed 001: entropy-augmented rewards and its decaying epsilon-random exploration.
-        "maxent": (VPGConfig, {"entropy_alpha": 1.0, "exploration": "seed"}),
-        "a2c": (ActorCriticConfig, {}),
-        "trpo": (TRPOConfig, {}),
-        "npg": (TRPOConfig, {"line_search": False}),
-    }
-    try:
-        from jaxpg.algorithms.ppo import PPOConfig
-    except ImportError:  # pragma: no cover - PPO is optional while it is being written
-        pass
-    else:
-        registry["ppo"] = (PPOConfig, {})
-    return registry
+    return algorithms()
 
 
 def algorithm_entry(name: str) -> tuple[type, dict[str, Any]]:
@@ -192,8 +178,10 @@ def build_config(
     sets: dict[str, Any] | None = None,
     total_timesteps: int | None = None,
     num_envs: int | None = None,
+    preset: dict[str, Any] | None = None,
 ) -> Any:
-    """The validated config for a CLI algorithm name, ``--set`` values and flags.
+    """The validated config for a CLI algorithm name, ``--set`` values and flags, on top of
+    ``preset`` (an environment's tuned fields, `jaxpg.presets`).
 
     Raises:
         CLIError: unknown algorithm (lists the valid ones), unknown field (lists the known
@@ -217,7 +205,7 @@ def build_config(
                 f"{algorithm} with line_search={sets['line_search']!r} is {wanted}; "
                 f"run `jaxpg train {wanted}` instead"
             )
-    values = {**defaults, **coerce_sets(algorithm, sets)}
+    values = {**defaults, **(preset or {}), **coerce_sets(algorithm, sets)}
     try:
         config = config_class(**values)
         config.validate()

@@ -61,9 +61,28 @@ def setup_new_run(args: argparse.Namespace) -> Run:
     if not 0 <= seed or seed + num_seeds > 2**31:
         raise CLIError(f"--seed must be in [0, 2**31 - K); got {seed}")
     check_count("--chunk-size", args.chunk_size, 1)
-    env_kwargs = parse_assignments(args.env_set, "--env-set")
+    from jaxpg import presets
+
+    preset = presets.get(args.algorithm, args.env)
+    env_kwargs = {
+        **(preset.env_kwargs if preset else {}),
+        **parse_assignments(args.env_set, "--env-set"),
+    }
     sets = parse_assignments(args.sets, "--set")
-    config = build_config(args.algorithm, sets, args.total_timesteps, args.num_envs)
+    config = build_config(
+        args.algorithm,
+        sets,
+        args.total_timesteps,
+        args.num_envs,
+        preset.fields if preset else None,
+    )
+    if preset is not None:
+        shown = ", ".join(f"{k}={v}" for k, v in {**preset.fields, **preset.env_kwargs}.items())
+        print(
+            f"jaxpg: preset for {args.algorithm} on {args.env}: {shown} (from {preset.source}; "
+            "--set / --env-set override)",
+            file=sys.stderr,
+        )
     sweep = parse_sweeps(args.algorithm, args.sweep, sets, args.total_timesteps, args.num_envs)
     env, env_params = make_environment(args.env, env_kwargs)
     if sweep is not None and runs_on_host(env):

@@ -1,0 +1,168 @@
+"""Per-environment tuned settings (the RL-Zoo idea): config fields and environment options.
+
+A preset is what an algorithm should start from on one environment; the CLI applies it when
+one exists (and prints it; ``--set`` still overrides any field), and Python reaches it with::
+
+    config, env_kwargs = jaxpg.presets.config("trpo", "brax:hopper", total_timesteps=500_000)
+    env, env_params = jaxpg.make_env("brax:hopper", **env_kwargs)
+
+Algorithm names are the CLI's (`ALGORITHMS`: ``"trpo"``, ``"npg"``, ``"ppo"``, ``"a2c"``,
+``"vpg"``, ``"maxent"``). Every preset says where its values come from; values that differ
+from their source are adaptations to vectorised JAX environments (more, shorter rollouts per
+iteration for the same batch), named in ``source``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+
+class Preset(NamedTuple):
+    """Tuned settings of one algorithm on one environment.
+
+    Attributes:
+        fields: config field values (anything the algorithm's config has).
+        env_kwargs: options for `jaxpg.make_env` (e.g. the Brax backend).
+        source: where the values come from.
+    """
+
+    fields: dict[str, Any]
+    env_kwargs: dict[str, Any]
+    source: str
+
+
+#: The CLI's algorithm names.
+ALGORITHMS = ("vpg", "maxent", "a2c", "trpo", "npg", "ppo")
+
+
+def algorithms() -> dict[str, tuple[type, dict[str, Any]]]:
+    """Algorithm name to (config class, defaults that differ from the class's): ``npg`` is
+    TRPO without its line search, ``maxent`` seed 001's maximum-entropy PG."""
+    from jaxpg.algorithms import ActorCriticConfig, PPOConfig, TRPOConfig, VPGConfig
+
+    return {
+        "vpg": (VPGConfig, {}),
+        # Seed 001: entropy-augmented rewards and its decaying epsilon-random exploration.
+        "maxent": (VPGConfig, {"entropy_alpha": 1.0, "exploration": "seed"}),
+        "a2c": (ActorCriticConfig, {}),
+        "trpo": (TRPOConfig, {}),
+        "npg": (TRPOConfig, {"line_search": False}),
+        "ppo": (PPOConfig, {}),
+    }
+
+
+# RL-Zoo's TRPO on MuJoCo (hyperparams/trpo.yml, "mujoco-defaults", tuned for Hopper, Walker2d,
+# Ant, HalfCheetah): VecNormalize (observations and rewards), 2 envs x 1024 steps, critic
+# minibatches of 128 for 20 epochs at lr 1e-3, gamma 0.99, GAE 0.95, 25 CG steps, damping 0.1,
+# no Fisher subsampling, KL bound 0.01 (0.04 on HalfCheetah), 64x64 tanh networks. Here the
+# same 2048 steps per iteration come from 16 envs x 128 steps.
+_TRPO_LOCOMOTION = dict(
+    num_envs=16,
+    num_steps=128,
+    total_timesteps=1_000_000,
+    gamma=0.99,
+    gae_lambda=0.95,
+    max_kl=0.01,
+    damping=0.1,
+    cg_iters=25,
+    fisher_subsample=1.0,
+    value_learning_rate=1e-3,
+    value_epochs=20,
+    value_minibatches=16,
+    normalize_observations=True,
+    normalize_rewards=True,
+)
+_TRPO_SOURCE = (
+    "RL-Zoo trpo.yml mujoco-defaults (sb3-contrib TRPO on MuJoCo); 2 x 1024 steps per "
+    "iteration as 16 x 128"
+)
+
+# Brax's PPO on locomotion as measured for the comparison benchmark (brax 0.14.2 trainer,
+# positional backend): 128 envs, unroll 16, 4 passes of 16 minibatches of 128, discount
+# 0.97, lr 3e-4, entropy 1e-2, clip 0.3, tanh-squashed Gaussian, normalised observations and
+# scaled rewards (Brax scales by a constant 10; jaxpg by the running return spread).
+_PPO_LOCOMOTION = dict(
+    num_envs=128,
+    num_steps=16,
+    total_timesteps=1_000_000,
+    num_epochs=4,
+    num_minibatches=16,
+    gamma=0.97,
+    gae_lambda=0.95,
+    learning_rate=3e-4,
+    ent_coef=1e-2,
+    clip_eps=0.3,
+    max_grad_norm=1.0,
+    action_squash="tanh",
+    normalize_observations=True,
+    normalize_rewards=True,
+)
+_PPO_SOURCE = (
+    "Brax's PPO locomotion settings (brax.training.agents.ppo, its hopper configuration at "
+    "CPU scale: 128 envs, unroll 16, 16 x 128 minibatches, 4 passes)"
+)
+
+_BRAX_CPU = {"backend": "positional"}  # the fastest Brax pipeline on CPU for these bodies
+
+_PRESETS: dict[tuple[str, str], Preset] = {}
+for _name in ("hopper", "walker2d", "halfcheetah", "ant", "humanoid", "inverted_pendulum"):
+    _kl = {"max_kl": 0.04} if _name == "halfcheetah" else {}
+    _PRESETS["trpo", f"brax:{_name}"] = Preset(
+        {**_TRPO_LOCOMOTION, **_kl}, dict(_BRAX_CPU), _TRPO_SOURCE
+    )
+    _PRESETS["npg", f"brax:{_name}"] = Preset(
+        {**_TRPO_LOCOMOTION, **_kl, "line_search": False}, dict(_BRAX_CPU), _TRPO_SOURCE
+    )
+    _PRESETS["ppo", f"brax:{_name}"] = Preset(dict(_PPO_LOCOMOTION), dict(_BRAX_CPU), _PPO_SOURCE)
+for _name in ("CheetahRun", "WalkerWalk", "HopperHop"):
+    _PRESETS["trpo", f"playground:{_name}"] = Preset(dict(_TRPO_LOCOMOTION), {}, _TRPO_SOURCE)
+    _PRESETS["ppo", f"playground:{_name}"] = Preset(dict(_PPO_LOCOMOTION), {}, _PPO_SOURCE)
+
+_PRESETS["ppo", "Pendulum-v1"] = Preset(
+    dict(
+        num_envs=8,
+        num_steps=256,
+        num_minibatches=8,
+        total_timesteps=100_000,
+        normalize_observations=True,
+        normalize_rewards=True,
+    ),
+    {},
+    "jaxpg, measured 2026-12-02: with running observation and reward normalisation PPO "
+    "reaches a greedy evaluation return of about -190 in 100k steps (-1015 without them)",
+)
+
+
+def available() -> list[tuple[str, str]]:
+    """Every ``(algorithm, env_id)`` with a preset."""
+    return sorted(_PRESETS)
+
+
+def get(algorithm: str, env_id: str) -> Preset | None:
+    """The preset of ``algorithm`` (a CLI name) on ``env_id``, or None."""
+    return _PRESETS.get((algorithm, env_id))
+
+
+def config(algorithm: str, env_id: str, **overrides: Any) -> tuple[Any, dict[str, Any]]:
+    """``(config, env_kwargs)`` for ``algorithm`` on ``env_id``: the preset's fields (none when
+    there is no preset) under ``overrides``, validated.
+
+    Raises:
+        ValueError: an unknown algorithm, or an override that is not a field of its config.
+    """
+    registry = algorithms()
+    if algorithm not in registry:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {list(registry)}")
+    config_class, defaults = registry[algorithm]
+    preset = get(algorithm, env_id)
+    fields = {**defaults, **(preset.fields if preset else {}), **overrides}
+    names = {field.name for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ValueError(
+            f"{config_class.__name__} has no field(s) {unknown}; its fields: {sorted(names)}"
+        )
+    result = config_class(**fields)
+    result.validate()
+    return result, dict(preset.env_kwargs if preset else {})
