@@ -17,6 +17,7 @@ lunarlander        TRPO on gymnasium LunarLander-v3 through the host bridge (whe
 ppo_rejax          PPO against rejax, identical hyperparameters
 scaling            seeds in one vmapped call (1/8/64), TRPO iteration vs num_envs
 curves             learning curves of every algorithm, 10 seeds
+brax               TRPO against Brax's PPO on brax:hopper, 1M steps, 3 seeds (the [brax] extra)
 =================  ===========================================================================
 
 Run from the repository root::
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from benchmarks import common
 
-SCRIPTS = ("envs", "seeds", "trpo", "lunarlander", "ppo_rejax", "scaling", "curves")
+SCRIPTS = ("envs", "seeds", "trpo", "lunarlander", "ppo_rejax", "scaling", "curves", "brax")
 
 
 def script_path(name: str) -> Path:
