@@ -9,6 +9,7 @@ trainer's ``algorithm.policy`` when it is not the config's default MLP.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -66,24 +67,30 @@ def evaluate(
     check_policy_params(policy, policy_params, config=None if given_policy else config, env=env)
     horizon = _horizon(env, env_params, max_steps)
 
-    def apply(policy_params: Any, obs: jax.Array) -> Any:
-        # Observation statistics travel in the params dict; frozen here (never updated).
-        return policy.apply(policy_params, normalization.observe(params, obs))
+    def make_policy_fn(all_params: Any, policy_params: Any) -> rollout_lib.PolicyFn:
+        def apply(policy_params: Any, obs: jax.Array) -> Any:
+            # Observation statistics travel in the params dict; frozen here (never updated).
+            return policy.apply(policy_params, normalization.observe(all_params, obs))
+
+        return rollout_lib.sample_policy(apply, policy_params, greedy=greedy)
 
     if getattr(env, "RUNS_ON_HOST", False):
         from jaxpg.host_train import play_host_episodes
 
+        # The parameters are arguments, not constants folded into the per-step program.
         @jax.jit
-        def act(key, obs):
+        def act(all_params, policy_params, key, obs):
             key, action_key = jax.random.split(key)
-            action, _ = rollout_lib.sample_policy(apply, policy_params, greedy)(action_key, obs)
+            action, _ = make_policy_fn(all_params, policy_params)(action_key, obs)
             return key, action
 
-        return play_host_episodes(env, act, key, num_episodes, horizon)
+        return play_host_episodes(
+            env, functools.partial(act, params, policy_params), key, num_episodes, horizon
+        )
 
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
-    policy_fn = rollout_lib.sample_policy(apply, policy_params, greedy=greedy)
+    policy_fn = make_policy_fn(params, policy_params)
     _, trajectory, _ = rollout_lib.rollout(rollout_key, env, env_params, state, policy_fn, horizon)
     done = trajectory.done
     # A step counts if no episode end came before it (the first episode only).

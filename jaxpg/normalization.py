@@ -223,14 +223,15 @@ def with_normalization(
             )
             params["obs_norm"] = params["obs_norm"].update(trajectory.obs)
         if rewards:
-            done = trajectory.terminated | trajectory.truncated
             scaled, params["reward_norm"] = params["reward_norm"].scale(
-                trajectory.reward, done, gamma
+                trajectory.reward, trajectory.done, gamma
             )
             seen = seen._replace(reward=scaled)
         # The update sees the observation statistics of the rollout and the reward scaler that
         # scaled this batch (the vine's branches read both).
-        inner = dict(agent.params, **({"reward_norm": params["reward_norm"]} if rewards else {}))
+        inner = dict(agent.params)
+        if rewards:
+            inner["reward_norm"] = params["reward_norm"]
         result = algorithm.update(key, agent._replace(params=inner), seen, iteration)
         new_params = dict(result.agent.params)
         for name in ("obs_norm", "reward_norm"):

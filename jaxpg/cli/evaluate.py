@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from jaxpg.cli.options import CLIError, check_count, run_keys, runs_on_host
 from jaxpg.cli.run import Run
@@ -55,7 +56,7 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
     import jax
     import numpy as np
 
-    from jaxpg import render
+    from jaxpg import normalization, render
     from jaxpg.envs import GridWorld
 
     seeds, env, env_params = run.seeds, run.env, run.env_params
@@ -77,28 +78,34 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
         for seed, row in zip(seeds, returns, strict=True):
             print(f"  seed {seed}: mean {row.mean():.4g}, std {row.std():.4g}")
 
-    policy = run.runner.algorithm.policy
     index = seeds.index(which)
-    policy_params = jax.tree.map(lambda leaf: leaf[index], run.state.agent.params["policy"])
+    params = jax.tree.map(lambda leaf: leaf[index], run.state.agent.params)
+    policy_params = params["policy"]
+    trained = run.runner.algorithm.policy
+
+    def apply(policy_params: Any, obs: Any) -> Any:
+        # The policy sees observations as in training (frozen statistics, if any).
+        return trained.apply(policy_params, normalization.observe(params, obs))
+
     episode_key = run_keys(eval_seeds[index]).render
     episode = None
     arrows = _arrows_printable()
     if isinstance(env, GridWorld):
-        actions = render.gridworld_action_map(env, policy.apply, policy_params)
+        actions = render.gridworld_action_map(env, apply, policy_params)
         print(
             f"\nmost probable action in every cell (seed {which}; 0 stay, 1 up, 2 down, "
             "3 right, 4 left):"
         )
         print(render.format_action_map(actions, arrows=arrows))
         episode = render.play_episode(
-            env, env_params, policy.apply, policy_params, episode_key, args.greedy
+            env, env_params, apply, policy_params, episode_key, args.greedy
         )
         print(f"\none episode (seed {which}, {mode} actions):")
         print(render.format_trajectory(episode, TRAJECTORY_STEPS, arrows=arrows))
     if args.render is not None:
         if episode is None:
             episode = render.play_episode(
-                env, env_params, policy.apply, policy_params, episode_key, args.greedy
+                env, env_params, apply, policy_params, episode_key, args.greedy
             )
         frames = render.episode_frames(env, env_params, episode)
         kind = "gridworld" if isinstance(env, GridWorld) else "cartpole"

@@ -75,7 +75,7 @@ class HostRunner:
 
         from jaxpg.evaluation import evaluate
 
-        params = state.agent.params["policy"]
+        params = state.agent.params  # evaluate applies observation statistics if any
         return np.stack(
             [
                 np.asarray(

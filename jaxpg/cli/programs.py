@@ -147,16 +147,17 @@ def eval_lowering(
     greedy: bool,
 ) -> tuple[tuple, Any]:
     """``program(params [M, ...], eval_seeds int32 [M]) -> returns [M, episodes]``: each
-    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``."""
+    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``; ``params``
+    is the agents' whole parameter dict (observation statistics included, applied frozen)."""
     import jax
     import jax.numpy as jnp
 
     from jaxpg.evaluation import evaluate
 
-    def evaluate_seed(policy_params, seed):
+    def evaluate_seed(member_params, seed):
         key = run_keys(seed).evaluate
         return evaluate(
-            config, env, env_params, policy_params, key, episodes, greedy, policy=policy
+            config, env, env_params, member_params, key, episodes, greedy, policy=policy
         )
 
     key = ("eval", episodes, greedy, *identity)

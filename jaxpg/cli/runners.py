@@ -147,7 +147,8 @@ class JaxRunner:
                 state = jax.eval_shape(jax.vmap(self._init_member), seeds, *self._inputs())
         lowerings["train chunk"] = self._chunk_lowering(state)
         if eval_episodes:
-            params = state.agent.params["policy"]
+            # The whole parameter dict: evaluate applies observation statistics if any.
+            params = state.agent.params
             lowerings["eval"] = self._eval_lowering(params, eval_episodes, greedy=False)
         return self._compile(lowerings)[1]
 
@@ -172,7 +173,7 @@ class JaxRunner:
     def evaluate(self, state: Any, seeds: Sequence[int], episodes: int, greedy: bool) -> Any:
         import numpy as np
 
-        params = state.agent.params["policy"]
+        params = state.agent.params
         program = self._compile({"eval": self._eval_lowering(params, episodes, greedy)})[0]["eval"]
         return np.asarray(program(params, self._member_seeds(seeds)))
 
