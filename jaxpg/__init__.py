@@ -31,6 +31,7 @@ _ATTRIBUTES = {
     "Critic": "jaxpg.networks",
     "make_env": "jaxpg.envs.registry",
     "evaluate": "jaxpg.evaluation",
+    "load_policy": "jaxpg.policies",
     "data_parallel_mesh": "jaxpg.parallel",
     "Trajectory": "jaxpg.rollout",
     "TrainResult": "jaxpg.train",
@@ -107,5 +108,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from jaxpg.evaluation import evaluate  # noqa: F401
     from jaxpg.networks import Critic, Policy  # noqa: F401
     from jaxpg.parallel import data_parallel_mesh  # noqa: F401
+    from jaxpg.policies import load_policy  # noqa: F401
     from jaxpg.rollout import Trajectory  # noqa: F401
     from jaxpg.train import TrainResult, TrainState, make_train, make_trainer  # noqa: F401

@@ -61,36 +61,94 @@ def evaluate(
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes must be an integer >= 1; got {num_episodes!r}")
-    given_policy = policy is not None
-    policy = Policy(*policy) if given_policy else default_policy(config, env, env_params)
-    policy_params = params["policy"] if isinstance(params, dict) and "policy" in params else params
-    check_policy_params(policy, policy_params, config=None if given_policy else config, env=env)
+    greedy = bool(greedy)
+    given = None if policy is None else Policy(*policy)
+    checked = given or default_policy(config, env, env_params)
+    policy_params = _policy_params(params)
+    check_policy_params(checked, policy_params, config=None if given else config, env=env)
     horizon = _horizon(env, env_params, max_steps)
-
-    def make_policy_fn(all_params: Any, policy_params: Any) -> rollout_lib.PolicyFn:
-        def apply(policy_params: Any, obs: jax.Array) -> Any:
-            # Observation statistics travel in the params dict; frozen here (never updated).
-            return policy.apply(policy_params, normalization.observe(all_params, obs))
-
-        return rollout_lib.sample_policy(apply, policy_params, greedy=greedy)
 
     if getattr(env, "RUNS_ON_HOST", False):
         from jaxpg.host_train import play_host_episodes
 
-        # The parameters are arguments, not constants folded into the per-step program.
-        @jax.jit
-        def act(all_params, policy_params, key, obs):
-            key, action_key = jax.random.split(key)
-            action, _ = make_policy_fn(all_params, policy_params)(action_key, obs)
-            return key, action
-
+        act = _host_actor(checked, greedy)
         return play_host_episodes(
             env, functools.partial(act, params, policy_params), key, num_episodes, horizon
         )
 
+    inputs = (env_params, params, key)
+    program = None
+    if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(inputs)):
+        try:  # called eagerly: one compiled program per configuration, kept
+            program = _compiled_evaluation(config, env, given, num_episodes, greedy, horizon)
+        except TypeError:  # an unhashable config (e.g. traced fields): no cache
+            program = None
+    if program is None:  # inside the caller's jit / vmap: part of their program
+        program = functools.partial(_play, config, env, given, num_episodes, greedy, horizon)
+    return program(*inputs)
+
+
+def _policy_params(params: Any) -> Any:
+    return params["policy"] if isinstance(params, dict) and "policy" in params else params
+
+
+def acting_policy(policy: Policy, params: Any, greedy: bool) -> rollout_lib.PolicyFn:
+    """The acting function of ``policy`` with ``params`` (the whole dict: observation
+    statistics travel in it, applied frozen, never updated)."""
+
+    def apply(policy_params: Any, obs: jax.Array) -> Any:
+        return policy.apply(policy_params, normalization.observe(params, obs))
+
+    return rollout_lib.sample_policy(apply, _policy_params(params), greedy=greedy)
+
+
+@functools.lru_cache(maxsize=32)
+def _host_actor(policy: Policy, greedy: bool) -> Any:
+    """``act(params, policy_params, key, obs) -> (key, action)``, jitted once per policy.
+
+    The parameters are arguments, not constants folded into the per-step program.
+    """
+
+    @jax.jit
+    def act(params: Any, policy_params: Any, key: jax.Array, obs: jax.Array) -> Any:
+        key, action_key = jax.random.split(key)
+        action, _ = acting_policy(policy, params, greedy)(action_key, obs)
+        return key, action
+
+    return act
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_evaluation(
+    config: BaseConfig,
+    env: Any,
+    policy: Policy | None,
+    num_episodes: int,
+    greedy: bool,
+    horizon: int,
+) -> Any:
+    """`_play` jitted over ``(env_params, params, key)``, kept for calls with the same
+    configuration, so that repeated evaluations (every N iterations, several checkpoints)
+    compile once."""
+    return jax.jit(functools.partial(_play, config, env, policy, num_episodes, greedy, horizon))
+
+
+def _play(
+    config: BaseConfig,
+    env: Any,
+    policy: Policy | None,
+    num_episodes: int,
+    greedy: bool,
+    horizon: int,
+    env_params: Any,
+    params: Any,
+    key: jax.Array,
+) -> jax.Array:
+    """The returns of ``num_episodes`` episodes of a JAX environment, one rollout."""
+    policy = policy or default_policy(config, env, env_params)
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
-    policy_fn = make_policy_fn(params, policy_params)
+    policy_fn = acting_policy(policy, params, greedy)
     _, trajectory, _ = rollout_lib.rollout(rollout_key, env, env_params, state, policy_fn, horizon)
     done = trajectory.done
     # A step counts if no episode end came before it (the first episode only).

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 from jaxpg.spaces import describe, is_box, is_discrete
@@ -128,6 +129,22 @@ def _example(obs_shape: Sequence[int]) -> jax.Array:
     return jnp.zeros((1, *tuple(obs_shape)), jnp.float32)
 
 
+def _bounds(action_space: Any, action_shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """A Box's bounds broadcast to the action shape, checked finite (what ``squash="tanh"``
+    maps onto). NumPy where they are constants; bounds built under a trace (an environment
+    whose space is computed from traced ``env_params``) stay traced and go unchecked."""
+    bounds = (action_space.low, action_space.high)
+    if any(isinstance(bound, jax.core.Tracer) for bound in bounds):
+        return tuple(jnp.broadcast_to(jnp.asarray(b, jnp.float32), action_shape) for b in bounds)
+    low, high = (np.broadcast_to(np.asarray(b, np.float32), action_shape) for b in bounds)
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValueError(
+            f"squash='tanh' needs finite action bounds; the action space is "
+            f"{describe(action_space)}"
+        )
+    return low, high
+
+
 def policy_from_module(
     module: nn.Module,
     obs_shape: Sequence[int],
@@ -165,13 +182,7 @@ def policy_from_module(
         head = _GaussianHead(module, math.prod(action_shape), init_log_std)
 
         if squash == "tanh":
-            low = jnp.broadcast_to(jnp.asarray(action_space.low, jnp.float32), action_shape)
-            high = jnp.broadcast_to(jnp.asarray(action_space.high, jnp.float32), action_shape)
-            if not (bool(jnp.isfinite(low).all()) and bool(jnp.isfinite(high).all())):
-                raise ValueError(
-                    f"squash='tanh' needs finite action bounds; the action space is "
-                    f"{describe(action_space)}"
-                )
+            low, high = _bounds(action_space, action_shape)
 
         def apply(params: Params, obs: jax.Array) -> Any:
             mean, log_std = head.apply(params, obs)

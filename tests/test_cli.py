@@ -126,7 +126,7 @@ def test_build_config_errors_name_the_problem():
         (["train", "vpg"], "--env is required"),
         (
             ["train", "vpg", "--env", "Cartpole"],
-            "unknown env_id 'Cartpole'; known ids: CartPole-v1",
+            "unknown env_id 'Cartpole' (did you mean 'CartPole-v1'?); known ids: CartPole-v1",
         ),
         (["train", "vpg", "--env", "GridWorld-v0", "--env-set", "start=9,9"], "outside the 6x6"),
         (["train", "vpg", "--env", "CartPole-v1", "--set", "lr=1"], "known fields:"),

@@ -230,7 +230,7 @@ def test_light_modules_import_no_environment_or_plotting_library():
         import jaxpg.rollout, jaxpg.train, jaxpg.networks
         heavy = ("gymnax", "gymnasium", "matplotlib", "seaborn", "PIL", "brax")
         print(sorted(name for name in heavy if name in sys.modules))
-        jaxpg.make_env  # a public name loads on first use
+        jaxpg.make_env("Pendulum-v1")  # a public name loads on first use, gymnax when needed
         print("gymnax" in sys.modules)
         """
     )

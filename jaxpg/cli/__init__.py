@@ -7,6 +7,7 @@
     jaxpg train ppo --env CartPole-v1 --sweep lr=1e-3,3e-3,1e-2 --sweep gamma=0.95,0.99 --seeds 4
     jaxpg train --resume runs/trpo-CartPole-v1-20250101-120000 --total-timesteps 200000
     jaxpg eval runs/trpo-CartPole-v1-20250101-120000 --greedy --render cartpole.gif
+    jaxpg list
 
 A thin layer over the library: ``make_env``, ``make_trainer`` and ``evaluate``. Training runs
 in chunks of ``--chunk-size`` iterations, each one call of a single compiled program,
@@ -72,7 +73,8 @@ The package: `options` (``--set`` values, the config classes and the validated c
 `Runner` interface it trains through, its file names), `runners` (`JaxRunner` and
 `make_runner`), `programs` (the compiled programs and their cache), `host` (`HostRunner`:
 gymnasium seeds in turn), `runs` (a new run, or one loaded from its checkpoint), `outputs`
-(files and summary), `train` and `evaluate` (the two commands) and `parser`. Every evaluation
+(files and summary), `train` and `evaluate` (the two commands), `listing` (``jaxpg list``) and
+`parser`. Every evaluation
 and rendering uses the trained network, ``runner.algorithm.policy``. Heavy imports (jax)
 happen inside the functions that need them.
 """
@@ -141,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train_command(args)
+        if args.command == "list":
+            from jaxpg.cli.listing import list_command
+
+            return list_command(args)
         return eval_command(args)
     except CLIError as error:
         print(f"jaxpg: error: {error}", file=sys.stderr)

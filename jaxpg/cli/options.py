@@ -37,11 +37,47 @@ def algorithm_registry() -> dict[str, tuple[type, dict[str, Any]]]:
     return algorithms()
 
 
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_algorithm(name: str) -> None:
+    """Refuses an unknown algorithm name, suggesting the closest; imports no jax.
+
+    Raises:
+        CLIError: ``name`` is not one of `ALGORITHM_NAMES`.
+    """
+    if name not in ALGORITHM_NAMES:
+        raise CLIError(
+            f"unknown algorithm {name!r}{_did_you_mean(name, ALGORITHM_NAMES)}; choose one of "
+            f"{', '.join(ALGORITHM_NAMES)}"
+        )
+
+
+def check_fields(algorithm: str, names: Sequence[str], option: str = "--set") -> None:
+    """Refuses names that are not fields of ``algorithm``'s config, suggesting the closest;
+    imports no jax (the fields are read from the source, `jaxpg.cli.fields`).
+
+    Raises:
+        CLIError: an unknown algorithm or field (lists the known fields).
+    """
+    from jaxpg.cli.fields import CONFIG_CLASSES, config_fields
+
+    check_algorithm(algorithm)
+    fields = config_fields(algorithm)
+    for name in names:
+        if name not in fields:
+            raise CLIError(
+                f"{option}: unknown field {name!r} for {algorithm} "
+                f"({CONFIG_CLASSES[algorithm][0]}){_did_you_mean(name, fields)}; known fields: "
+                f"{', '.join(sorted(fields))}"
+            )
+
+
 def algorithm_entry(name: str) -> tuple[type, dict[str, Any]]:
-    registry = algorithm_registry()
-    if name not in registry:
-        raise CLIError(f"unknown algorithm {name!r}; choose one of {', '.join(registry)}")
-    return registry[name]
+    check_algorithm(name)
+    return algorithm_registry()[name]
 
 
 def config_classes() -> dict[str, type]:
@@ -160,16 +196,9 @@ def coerce_sets(algorithm: str, sets: dict[str, Any]) -> dict[str, Any]:
     Raises:
         CLIError: an unknown field (lists the known ones).
     """
+    check_fields(algorithm, list(sets))
     config_class, _ = algorithm_entry(algorithm)
     fields = {field.name: field for field in dataclasses.fields(config_class)}
-    for name in sets:
-        if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise CLIError(
-                f"unknown field {name!r} for {algorithm} ({config_class.__name__}){hint}; "
-                f"known fields: {', '.join(sorted(fields))}"
-            )
     return {name: _coerce(fields[name].default, value) for name, value in sets.items()}
 
 

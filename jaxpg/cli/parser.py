@@ -132,14 +132,31 @@ def _add_eval_parser(subparsers: Any) -> None:
     )
 
 
+def _add_list_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "list",
+        help="list the algorithms, environments and presets",
+        description="List the algorithms (with their config classes), the environment ids and "
+        "families (with the optional extras they need) and the per-environment presets.",
+    )
+    parser.add_argument(
+        "section",
+        nargs="?",
+        choices=("algorithms", "envs", "presets"),
+        help="only this section (default: all)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``jaxpg`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="jaxpg",
         description="Vectorized policy-gradient reinforcement learning in JAX.",
-        epilog="run `jaxpg train --help` or `jaxpg eval --help` for a command's options",
+        epilog="run `jaxpg train --help` or `jaxpg eval --help` for a command's options, "
+        "`jaxpg list` for the algorithms, environments and presets",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train_parser(subparsers)
     _add_eval_parser(subparsers)
+    _add_list_parser(subparsers)
     return parser

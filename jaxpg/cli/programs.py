@@ -1,13 +1,14 @@
 """The compiled programs of a JAX run (`jaxpg.cli.runners.JaxRunner`): the chunk runner
-(vmapped over seeds, or over grid points x seeds in a sweep) and the evaluation, and the cache
-that compiles them in parallel, once per process."""
+(vmapped over seeds, or over grid points x seeds in a sweep) and the evaluation; the cache
+that compiles them in parallel, once per process; waits that Ctrl-C interrupts at once."""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import json
+import threading
+import time
 from typing import Any
 
 from jaxpg.cli.options import run_keys
@@ -70,9 +71,10 @@ def _run_chunk(trainer: Any, chunk_size: int, state: Any, num_iterations: Any) -
     return jax.lax.scan(body, state, jnp.arange(chunk_size))
 
 
-#: Compiled programs of this process, by what fixes them (config, env, sizes) and by the text
-#: of their lowered module, so repeated `main` calls in one process (a resume right after a
-#: run, a run whose config differs only in ``total_timesteps``, tests) compile once.
+#: Compiled programs of this process, by what fixes them (config, env, sizes), so repeated
+#: `main` calls in one process (a resume right after a run, tests) neither trace nor compile
+#: again. Across processes, JAX's persistent compilation cache (`enable_compilation_cache`)
+#: skips the compilation, not the tracing.
 _PROGRAM_CACHE: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
 
 
@@ -83,43 +85,93 @@ def cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, A
     """Programs by name from ``{name: (key, lower)}``, with the names compiled now.
 
     ``key`` identifies a program by its inputs; ``lower()`` traces it. Programs missing from
-    the cache are lowered, looked up again by module text (constants are printed in full), and
-    the rest compiled in parallel threads (XLA releases the GIL while it compiles).
+    the cache are lowered, then compiled in parallel (`compile_all`).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     programs = {
         name: _PROGRAM_CACHE[key] for name, (key, _) in lowerings.items() if key in _PROGRAM_CACHE
     }
-    to_compile = {}
-    for name, (key, lower) in lowerings.items():
-        if name in programs:
-            continue
-        lowered = lower()
-        text_key = (
-            "module",
-            hashlib.sha256(lowered.as_text().encode()).hexdigest(),
-            str(lowered.in_tree),
-            str(lowered.out_tree),
-        )
-        if text_key in _PROGRAM_CACHE:
-            programs[name] = _PROGRAM_CACHE[key] = _PROGRAM_CACHE[text_key]
-        else:
-            to_compile[name] = (lowered, (key, text_key))
-    if to_compile:
-        with ThreadPoolExecutor(len(to_compile)) as pool:
-            futures = {
-                name: pool.submit(lowered.compile) for name, (lowered, _) in to_compile.items()
-            }
-            for name, future in futures.items():
-                programs[name] = future.result()
-                for key in to_compile[name][1]:
-                    _PROGRAM_CACHE[key] = programs[name]
+    lowered = {name: lower() for name, (_, lower) in lowerings.items() if name not in programs}
+    for name, program in compile_all(lowered).items():
+        programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = program
     for key, _ in lowerings.values():
         _PROGRAM_CACHE.move_to_end(key)
     while len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
         _PROGRAM_CACHE.popitem(last=False)
-    return programs, list(to_compile)
+    return programs, list(lowered)
+
+
+def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
+    """``{name: lowered.compile()}``, compiled in parallel daemon threads (XLA releases the GIL
+    while it compiles).
+
+    The main thread waits in short joins, so Ctrl-C stops the wait at once (a blocking wait
+    would hold it until XLA finishes, tens of seconds for a large program), and an abandoned
+    compilation does not keep the process alive at exit.
+    """
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def compile_one(name: str, program: Any) -> None:
+        try:
+            results[name] = program.compile()
+        except BaseException as error:  # re-raised in the main thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=compile_one, args=item, daemon=True, name=f"compile {item[0]}")
+        for item in lowered.items()
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.05)
+    except KeyboardInterrupt:
+        _ABANDONED.extend(threads)
+        raise
+    if errors:
+        raise errors[0]
+    return results
+
+
+#: Compilations left running after Ctrl-C: see `exit_if_abandoned`.
+_ABANDONED: list[threading.Thread] = []
+
+
+def exit_if_abandoned(status: int) -> None:
+    """Ends the process at once with ``status`` if Ctrl-C left a compilation running.
+
+    Python would otherwise finalise around a thread that is inside XLA, which may crash
+    ("terminate called ...") or wait for the compilation to end.
+    """
+    import os
+    import sys
+
+    if any(thread.is_alive() for thread in _ABANDONED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def wait(tree: Any) -> Any:
+    """Blocks until every array of ``tree`` is computed, in short sleeps, so that Ctrl-C is
+    handled within milliseconds while a long program runs (`jax.block_until_ready` holds it
+    until the program ends); returns ``tree``."""
+    import jax
+
+    leaves = [
+        jax.random.key_data(leaf)
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+        else leaf
+        for leaf in jax.tree.leaves(tree)
+        if isinstance(leaf, jax.Array)
+    ]
+    pause = 0.001
+    while not all(leaf.is_ready() for leaf in leaves):
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
+    return tree
 
 
 def program_identity(
@@ -163,3 +215,44 @@ def eval_lowering(
     key = ("eval", episodes, greedy, *identity)
     seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
     return key, lambda: jax.jit(jax.vmap(evaluate_seed)).lower(params, seeds)
+
+
+#: Environment variable: the persistent compilation cache's directory, or ``off``.
+COMPILE_CACHE_VARIABLE = "JAXPG_COMPILE_CACHE"
+
+
+def compilation_cache_dir() -> str | None:
+    """The directory of the CLI's persistent compilation cache, or None when turned off.
+
+    ``$JAXPG_COMPILE_CACHE`` when set (``off``, ``0`` or empty turn the cache off), else
+    ``jaxpg/jax`` under the user's cache directory (``$XDG_CACHE_HOME``, by default
+    ``~/.cache``; ``~/Library/Caches`` on macOS).
+    """
+    import os
+    import sys
+
+    setting = os.environ.get(COMPILE_CACHE_VARIABLE)
+    if setting is not None:
+        return None if setting.strip().lower() in ("", "0", "off", "false", "no") else setting
+    if sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "jaxpg", "jax")
+
+
+def enable_compilation_cache() -> str | None:
+    """Turns on JAX's persistent compilation cache for this process (`compilation_cache_dir`):
+    a repeated command loads its compiled programs from disk instead of compiling them.
+    Returns the directory, or None when the cache is off (or JAX's own
+    ``jax_compilation_cache_dir`` is already set: the user's setting wins)."""
+    import jax
+
+    directory = compilation_cache_dir()
+    if directory is None or jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir or None
+    jax.config.update("jax_compilation_cache_dir", directory)
+    # Every program of a run takes seconds to compile; keep even the quicker ones (the
+    # initial states, the evaluation), which JAX skips below 1 s by default.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    return directory

@@ -18,6 +18,7 @@ from jaxpg.cli.programs import (
     make_chunk_runner,
     make_sweep_chunk_runner,
     program_identity,
+    wait,
 )
 from jaxpg.cli.run import ProgressCallback, Run, Runner
 
@@ -154,7 +155,7 @@ class JaxRunner:
 
     def init(self, seeds: Sequence[int]) -> Any:
         program = self._compile({"init": self._init_lowering()})[0]["init"]
-        return program(self._member_seeds(seeds), *self._inputs())
+        return wait(program(self._member_seeds(seeds), *self._inputs()))
 
     def run_chunk(
         self, state: Any, count: int, progress: ProgressCallback
@@ -163,7 +164,7 @@ class JaxRunner:
         import numpy as np
 
         program = self._compile({"train chunk": self._chunk_lowering(state)})[0]["train chunk"]
-        state, metrics = program(state, *self._inputs(), np.int32(count))
+        state, metrics = wait(program(state, *self._inputs(), np.int32(count)))
         metrics = {
             name: np.asarray(value)[:, :count] for name, value in jax.device_get(metrics).items()
         }
@@ -175,7 +176,7 @@ class JaxRunner:
 
         params = state.agent.params
         program = self._compile({"eval": self._eval_lowering(params, episodes, greedy)})[0]["eval"]
-        return np.asarray(program(params, self._member_seeds(seeds)))
+        return np.asarray(wait(program(params, self._member_seeds(seeds))))
 
     def report(self) -> dict[str, Any]:
         return {}

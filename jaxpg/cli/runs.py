@@ -19,18 +19,19 @@ import time
 from typing import Any
 
 from jaxpg.cli.options import (
+    ALGORITHM_NAMES,
     TARGET_CHUNKS,
     CLIError,
-    algorithm_entry,
-    algorithm_registry,
     build_config,
     check_count,
+    check_fields,
     coerce_sets,
     config_from_record,
     make_environment,
     parse_assignments,
     runs_on_host,
 )
+from jaxpg.cli.programs import enable_compilation_cache
 from jaxpg.cli.run import CHECKPOINT_FILE, CONFIG_FILE, Run
 from jaxpg.cli.runners import make_runner
 from jaxpg.cli.sweep import Sweep, parse_sweeps
@@ -51,8 +52,11 @@ def default_chunk_size(num_iterations: int) -> int:
 
 def setup_new_run(args: argparse.Namespace) -> Run:
     if args.algorithm is None:
-        raise CLIError(f"give ALGO (one of {', '.join(algorithm_registry())}) or --resume DIR")
-    algorithm_entry(args.algorithm)
+        raise CLIError(f"give ALGO (one of {', '.join(ALGORITHM_NAMES)}) or --resume DIR")
+    # Argument errors before anything imports jax (`check_fields` reads the config sources).
+    sets = parse_assignments(args.sets, "--set")
+    check_fields(args.algorithm, list(sets))
+    enable_compilation_cache()  # before jax runs anything: JAX checks it once per process
     if args.env is None:
         raise CLIError("--env is required, e.g. --env CartPole-v1")
     seed = 0 if args.seed is None else args.seed
@@ -68,7 +72,6 @@ def setup_new_run(args: argparse.Namespace) -> Run:
         **(preset.env_kwargs if preset else {}),
         **parse_assignments(args.env_set, "--env-set"),
     }
-    sets = parse_assignments(args.sets, "--set")
     config = build_config(
         args.algorithm,
         sets,
@@ -121,6 +124,12 @@ def _checkpoint_location(path: str) -> tuple[str, str]:
     if os.path.isdir(path):
         file = os.path.join(path, CHECKPOINT_FILE)
         if not os.path.exists(file):
+            if os.path.exists(os.path.join(path, CONFIG_FILE)):
+                raise CLIError(
+                    f"{path} holds a run that stopped before its first checkpoint (interrupted "
+                    "while compiling?), so there is nothing to resume: start it again with "
+                    "`jaxpg train` (and remove the directory)"
+                )
             raise CLIError(f"{path} has no {CHECKPOINT_FILE}; is it a jaxpg run directory?")
         return file, path
     if not os.path.exists(path):
@@ -174,6 +183,7 @@ def _read_run(path: str) -> tuple[Run, str]:
     from jaxpg import checkpoint
 
     file, run_dir = _checkpoint_location(path)
+    enable_compilation_cache()
     try:
         header = checkpoint.read_metadata(file)
     except ValueError as error:

@@ -20,7 +20,8 @@ from jaxpg.cli.outputs import (
     save_checkpoint,
     write_outputs,
 )
-from jaxpg.cli.run import Run
+from jaxpg.cli.programs import COMPILE_CACHE_VARIABLE, exit_if_abandoned
+from jaxpg.cli.run import CHECKPOINT_FILE, CONFIG_FILE, Run
 from jaxpg.cli.runs import setup_new_run, setup_resume
 
 
@@ -30,16 +31,20 @@ def train_command(args: argparse.Namespace) -> int:
     check_count("--eval-episodes", args.eval_episodes, 0)
     run = setup_resume(args) if args.resume else setup_new_run(args)
     try:
-        return _train(run, args, started)
+        status = _train(run, args, started)
     finally:
         run.runner.close()
+    exit_if_abandoned(status)
+    return status
 
 
 def _train(run: Run, args: argparse.Namespace, started: float) -> int:
     """The chunked loop, the final evaluation and the run's files, through `run.runner`."""
+    import jax
     import numpy as np
     from tqdm import tqdm
 
+    created = run.state is None and not os.path.exists(run.out_dir)
     os.makedirs(run.out_dir, exist_ok=True)
     target = run.config.num_iterations
     grid = ""
@@ -54,13 +59,38 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
         f"{run.config.batch_size} env steps, seeds {run.seeds}{grid}, into {run.out_dir}",
         file=sys.stderr,
     )
-    write_outputs(run, {"status": "running"}, metrics=False)
-    compile_start = time.perf_counter()
-    compiled = run.runner.compile(run.state, args.eval_episodes)
-    compile_seconds = time.perf_counter() - compile_start
-    if run.state is None:
-        run.state = run.runner.init(run.seeds)
-        save_checkpoint(run, run.state, run.history)
+    cache = jax.config.jax_compilation_cache_dir
+    print(
+        f"compilation cache: {cache} ({COMPILE_CACHE_VARIABLE}=off turns it off)"
+        if cache
+        else f"compilation cache: off ({COMPILE_CACHE_VARIABLE}=DIR turns it on)",
+        file=sys.stderr,
+    )
+    new_run = run.state is None
+    config_file = os.path.join(run.out_dir, CONFIG_FILE)
+    previous_record = None if new_run else _read_text(config_file)
+    try:
+        write_outputs(run, {"status": "running"}, metrics=False)
+        compile_start = time.perf_counter()
+        compiled = run.runner.compile(run.state, args.eval_episodes)
+        compile_seconds = time.perf_counter() - compile_start
+        if new_run:
+            run.state = run.runner.init(run.seeds)
+            save_checkpoint(run, run.state, run.history)
+    except KeyboardInterrupt:
+        # Before the first checkpoint nothing is worth keeping: a new run's directory goes
+        # (what this command wrote in it), a resumed run's record is put back as it was.
+        if new_run:
+            _remove_unsaved_run(run.out_dir, created)
+            what = run.out_dir if created else f"the files it wrote in {run.out_dir}"
+            print(f"interrupted before the first checkpoint; removed {what}", file=sys.stderr)
+        else:
+            with open(config_file, "w", encoding="utf-8") as file:
+                file.write(previous_record or "")
+            print(
+                f"interrupted before training resumed; {run.out_dir} is unchanged", file=sys.stderr
+            )
+        return EXIT_INTERRUPTED
 
     start_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
     train_start = time.perf_counter()
@@ -149,6 +179,27 @@ def _deferred_interrupt() -> Any:
         signal.signal(signal.SIGINT, previous)
     if received:
         raise KeyboardInterrupt
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _remove_unsaved_run(out_dir: str, created: bool) -> None:
+    """Removes the files a new run writes before its first checkpoint (config.json, a partial
+    checkpoint), and the directory if this command created it and it is now empty."""
+    names = [CONFIG_FILE, CHECKPOINT_FILE]
+    names += [n for n in os.listdir(out_dir) if n.startswith((CONFIG_FILE, CHECKPOINT_FILE))]
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, name))
+    if created:
+        with contextlib.suppress(OSError):
+            os.rmdir(out_dir)
 
 
 def _append(history: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from flax import struct
 from gymnax.environments import spaces
 
 from jaxpg.envs.base import Environment
+from jaxpg.envs.registry import did_you_mean
 
 #: How the README installs the extras: editable, from the root of the jaxpg checkout.
 BRAX_HINT = 'run `pip install -e ".[brax]"` in the jaxpg checkout'
@@ -178,9 +179,10 @@ class BraxEnv(Environment):
         return spaces.Box(-jnp.inf, jnp.inf, self.obs_shape, jnp.float32)
 
     def action_space(self, params: BraxParams | None = None) -> spaces.Box:
+        # NumPy bounds: constants even when the space is built under a trace.
         return spaces.Box(
-            jnp.asarray(self._action_low),
-            jnp.asarray(self._action_high),
+            self._action_low,
+            self._action_high,
             self._action_low.shape,
             jnp.float32,
         )
@@ -220,7 +222,10 @@ def make_brax_env(
     brax_envs = _import("brax.envs", BRAX_HINT)
     known = sorted(getattr(brax_envs, "_envs", {}))  # Brax has no public list
     if known and name not in known:
-        raise ValueError(f"unknown Brax environment {name!r}; known: {', '.join(known)}")
+        raise ValueError(
+            f"unknown Brax environment {name!r}{did_you_mean(name, known)}; known: "
+            f"{', '.join(known)}"
+        )
     if backend is not None:
         if backend not in BRAX_BACKENDS:
             raise ValueError(
@@ -275,7 +280,8 @@ def make_playground_env(
     registry, suite = playground.registry, playground.dm_control_suite
     if name not in registry.ALL_ENVS:
         raise ValueError(
-            f"unknown MuJoCo Playground environment {name!r}; known: {', '.join(registry.ALL_ENVS)}"
+            f"unknown MuJoCo Playground environment {name!r}"
+            f"{did_you_mean(name, registry.ALL_ENVS)}; known: {', '.join(registry.ALL_ENVS)}"
         )
     config = registry.get_default_config(name)
     overrides = {"impl": impl} if "impl" in config else {}

@@ -1,19 +1,31 @@
-"""`make_env`: jaxpg's own environments by id, and every gymnax environment by pass-through."""
+"""`make_env`: jaxpg's own environments by id, and every gymnax environment by pass-through.
+
+Importing this module imports neither jax nor gymnax (each environment's module loads when it is
+made), so `registered_envs` is cheap for ``jaxpg list``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import gymnax
+#: The prefixes of environments from other packages: ``"<prefix>:<id or name>"``.
+PREFIXES = ("gymnasium", "brax", "playground")
 
-from jaxpg.envs.cartpole import CartPole
-from jaxpg.envs.gridworld import GridWorld
+
+def _cartpole(max_steps_in_episode: int) -> Any:
+    from jaxpg.envs.cartpole import CartPole
+
+    return CartPole(max_steps_in_episode=max_steps_in_episode)
 
 
 def _gridworld(
     grid: Any = None, start: Any = None, max_steps: int = 300, observation: str = "coordinates"
-) -> GridWorld:
+) -> Any:
+    from jaxpg.envs.gridworld import GridWorld
+
     kwargs: dict[str, Any] = {"max_steps": max_steps, "observation": observation}
     if grid is not None:
         kwargs["grid"] = grid
@@ -23,8 +35,8 @@ def _gridworld(
 
 
 _REGISTRY: dict[str, Callable[..., Any]] = {
-    "CartPole-v1": lambda: CartPole(max_steps_in_episode=500),
-    "CartPole-v0": lambda: CartPole(max_steps_in_episode=200),
+    "CartPole-v1": functools.partial(_cartpole, 500),
+    "CartPole-v0": functools.partial(_cartpole, 200),
     "GridWorld-v0": _gridworld,
 }
 
@@ -36,7 +48,26 @@ def registered_envs() -> list[str]:
 
 def known_env_ids() -> list[str]:
     """Every id `make_env` accepts: jaxpg's, then gymnax's (``gymnasium:<id>`` besides)."""
+    import gymnax
+
     return registered_envs() + [i for i in gymnax.registered_envs if i not in _REGISTRY]
+
+
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'X'?)`` for the choice closest to ``name`` (ignoring case), or ``""``."""
+    folded = {choice.lower(): choice for choice in reversed(list(choices))}
+    close = difflib.get_close_matches(name.lower(), list(folded), n=1)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
+
+
+def _suggestion(env_id: str) -> str:
+    """The closest known id, or for an unknown ``prefix:`` the closest prefix with the rest."""
+    prefix, colon, rest = env_id.partition(":")
+    if colon and prefix not in PREFIXES:
+        close = difflib.get_close_matches(prefix.lower(), PREFIXES, n=1)
+        if close:
+            return f" (did you mean {close[0] + ':' + rest!r}?)"
+    return did_you_mean(env_id, known_env_ids())
 
 
 def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
@@ -56,7 +87,8 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         ``(env, env_params)`` following the gymnax 1.0 `Environment` API.
 
     Raises:
-        ValueError: for an unknown id (the message lists the known ones) or bad options.
+        ValueError: for an unknown id (the message suggests the closest known id and lists
+            them all) or bad options.
         ImportError: ``brax:`` or ``playground:`` without its extra installed.
 
     Example:
@@ -86,9 +118,12 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         except TypeError as error:
             raise ValueError(f"bad options for {env_id}: {error}") from error
         return env, env.default_params
+    import gymnax
+
     if env_id in gymnax.registered_envs:
         return gymnax.make(env_id, **kwargs)
     raise ValueError(
-        f"unknown env_id {env_id!r}; known ids: {', '.join(known_env_ids())}, "
+        f"unknown env_id {env_id!r}{_suggestion(env_id)}; known ids: "
+        f"{', '.join(known_env_ids())}, "
         "or 'gymnasium:<id>', 'brax:<name>', 'playground:<name>'"
     )
