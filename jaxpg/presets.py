@@ -43,8 +43,18 @@ def algorithms() -> dict[str, tuple[type, dict[str, Any]]]:
 
     return {
         "vpg": (VPGConfig, {}),
-        # Seed 001: entropy-augmented rewards and its decaying epsilon-random exploration.
-        "maxent": (VPGConfig, {"entropy_alpha": 1.0, "exploration": "seed"}),
+        # Seed 001: entropy-augmented rewards and its decaying epsilon-random exploration, plus
+        # what the seed left out and such a learner needs (measured on random gridworlds, see
+        # the GridWorld preset): a learned value baseline and advantages standardised per batch.
+        "maxent": (
+            VPGConfig,
+            {
+                "entropy_alpha": 1.0,
+                "exploration": "seed",
+                "baseline": True,
+                "normalize_advantages": True,
+            },
+        ),
         "a2c": (ActorCriticConfig, {}),
         "trpo": (TRPOConfig, {}),
         "npg": (TRPOConfig, {"line_search": False}),
@@ -131,6 +141,31 @@ _PRESETS["ppo", "Pendulum-v1"] = Preset(
     {},
     "jaxpg, measured 2026-12-02: with running observation and reward normalisation PPO "
     "reaches a greedy evaluation return of about -190 in 100k steps (-1015 without them)",
+)
+
+# Seed 001's learner on its gridworld, measured 2026-12 on random grids (sizes 5-8, cells
+# -1/-10/-100, goal 1000, random start; tests/test_maxent_grids.py draws such grids). With the
+# seed's settings (10 x 500 steps, a policy on raw (row, col) coordinates, 50 Adam steps in 250k
+# steps, no baseline) the soft return from the start reaches a median 38% (0.18 to 0.93) of the
+# way from the uniform policy to the soft optimum over 8 grids; a baseline and normalised
+# advantages alone, 45%; short rollouts (16 x 32, ~195 updates) as well, 92% on coordinates
+# (min 26%); with one-hot observations as well, at least 96% on every one of 24 grids (three
+# draws). One-hot cells make the seed's linear softmax policy tabular; on coordinates it can
+# only tilt its logits linearly in row and column, which cannot route around hazards.
+_PRESETS["maxent", "GridWorld-v0"] = Preset(
+    dict(
+        num_envs=16,
+        num_steps=32,
+        total_timesteps=100_000,
+        hidden_sizes=(),
+        learning_rate=0.05,
+        value_learning_rate=0.05,
+    ),
+    {"observation": "one_hot"},
+    "jaxpg, measured 2026-12 on random 5x5 to 8x8 gridworlds: with one-hot cells, a linear "
+    "(tabular) softmax policy, a baseline, normalised advantages and 16 x 32-step rollouts, "
+    "maximum-entropy PG reaches at least 96% of the way from the uniform policy to the soft "
+    "optimum (median 38% with the seed's settings)",
 )
 
 

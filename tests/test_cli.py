@@ -235,6 +235,11 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
         capsys,
     )
     assert status == 0, err
+    # The persistent compilation cache (the tests' own, see conftest.py) holds the programs.
+    cache = os.environ["JAXPG_COMPILE_CACHE"]
+    assert f"compilation cache: {cache}" in err
+    for program in ("_init_member", "run_chunk", "evaluate_seed"):
+        assert any(program in entry for entry in os.listdir(cache)), program
     assert "maxent on GridWorld-v0: 3 iterations, 72 env steps per seed, 2 seeds" in out
     assert "eval return (3 episodes per seed" in out and "compile" in out
     assert "3/3" in err  # the progress bar
@@ -247,7 +252,9 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
 
     record = json.loads((run_dir / "config.json").read_text())
     assert record["algorithm"] == "maxent" and record["config_class"] == "VPGConfig"
-    assert record["env_id"] == "GridWorld-v0" and record["env_kwargs"] == {"max_steps": 12}
+    assert record["env_id"] == "GridWorld-v0"
+    # The GridWorld preset's one-hot cells, and the given step limit.
+    assert record["env_kwargs"] == {"observation": "one_hot", "max_steps": 12}
     assert record["config"]["entropy_alpha"] == 1.0 and record["config"]["hidden_sizes"] == []
     assert record["seeds"] == [3, 4] and record["jaxpg_version"] == "0.1.0"
     assert record["summary"]["status"] == "finished"

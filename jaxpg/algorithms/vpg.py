@@ -22,6 +22,19 @@ this. Here the log-probability that is differentiated (and used in the soft rewa
 the mixture, ``log mu_theta(a|s)``: the estimator is then the exact on-policy gradient of the
 return of the policy that acted, whose gradient with respect to theta flows through pi's share
 ``(1 - eps) * pi``; as ``eps -> 0`` it becomes the ordinary gradient of pi.
+
+Defaults for maximum entropy. The class defaults are seed 003's (plain REINFORCE on CartPole).
+Seed 001's own settings (no baseline, 10 rollouts of 500 steps so 50 Adam steps in 250k steps,
+a linear softmax policy on raw ``(row, col)`` coordinates) reach a median 38% of the way from
+the uniform policy to the soft optimum on random 5x5 to 8x8 gridworlds. The causes, measured:
+without a baseline the reward-to-go near a goal worth 1000 per step is huge and positive for
+every action (high variance); 50 updates are too few to make the softmax decisive; and a linear
+policy on coordinates can only tilt its logits linearly in row and column, which cannot route
+around hazards (the seed's grid, with its goal in a corner, is the exception). So the CLI's
+``maxent`` (`jaxpg.presets.algorithms`) adds a value baseline and normalised advantages, and
+its GridWorld preset (``jaxpg.presets.config("maxent", "GridWorld-v0")``) one-hot cells (the
+linear policy becomes tabular) and 16 x 32-step rollouts (about 195 updates; the baseline
+bootstraps the episodes that the batch cuts): at least 96% of the way on every grid measured.
 """
 
 from __future__ import annotations
@@ -45,7 +58,9 @@ from jaxpg.spaces import is_discrete
 
 @struct.dataclass
 class VPGConfig(BaseConfig):
-    """Vanilla / maximum-entropy policy gradient. Defaults follow seed 003.
+    """Vanilla / maximum-entropy policy gradient. Defaults follow seed 003; for maximum entropy
+    start from ``jaxpg.presets.config("maxent", env_id)`` (a baseline and normalised advantages,
+    and on GridWorld one-hot cells and short rollouts; see the module docstring for why).
 
     Attributes:
         learning_rate: Adam step size of the policy.

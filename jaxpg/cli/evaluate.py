@@ -91,10 +91,12 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
     episode = None
     arrows = _arrows_printable()
     if isinstance(env, GridWorld):
+        print()
+        print(_exact_returns(run, env_params, apply, policy_params, which))
         actions = render.gridworld_action_map(env, apply, policy_params)
         print(
-            f"\nmost probable action in every cell (seed {which}; 0 stay, 1 up, 2 down, "
-            "3 right, 4 left):"
+            f"\naction map: the most probable action in every cell (seed {which}; 0 stay, "
+            "1 up, 2 down, 3 right, 4 left):"
         )
         print(render.format_action_map(actions, arrows=arrows))
         episode = render.play_episode(
@@ -116,6 +118,75 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
             f"{mode} actions, episode return {float(np.sum(episode.rewards)):g})"
         )
     return 0
+
+
+def _exact_returns(run: Run, env_params: Any, apply: Any, policy_params: Any, which: int) -> str:
+    """The GridWorld table of exact expected returns from the start cell (dynamic programming):
+    the run's policy as it is (sampling) and greedy, the optimum and the uniform random policy;
+    undiscounted, discounted with the run's gamma, and soft (entropy-augmented, the objective
+    of maximum-entropy PG) when its ``entropy_alpha > 0``."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxpg.envs import gridworld_solver as solver
+
+    env = run.env
+    height, width = env.shape
+    grid = np.asarray(env_params.grid, np.float64)
+    start = tuple(int(v) for v in np.asarray(env_params.start))
+    horizon = int(env_params.max_steps_in_episode)
+    gamma = float(run.config.gamma)
+    alpha = float(getattr(run.config, "entropy_alpha", 0.0))
+    obs = jnp.stack([env.observe_cell(row, col) for row in range(height) for col in range(width)])
+    probs = np.asarray(apply(policy_params, obs).probs(), np.float64).reshape(height, width, 5)
+    greedy = np.eye(5)[probs.argmax(axis=-1)]
+    columns = [("undiscounted", 1.0, 0.0), (f"discounted (gamma {gamma:g})", gamma, 0.0)]
+    if alpha > 0.0:
+        columns.append((f"soft (alpha {alpha:g}, gamma {gamma:g})", gamma, alpha))
+
+    def evaluate(policy: np.ndarray, discount: float, temperature: float) -> float:
+        values = solver.policy_evaluation(
+            grid, policy, discount, alpha=temperature, horizon=horizon
+        )
+        return float(values[start])
+
+    rows = [
+        (f"this policy, seed {which} (sampling)", lambda d, a: evaluate(probs, d, a)),
+        (f"this policy, seed {which} (greedy)", lambda d, a: evaluate(greedy, d, a)),
+        (
+            "optimum",
+            lambda d, a: float(
+                solver.value_iteration(grid, d, alpha=a, horizon=horizon).values[start]
+            ),
+        ),
+        (
+            "uniform random policy",
+            lambda d, a: evaluate(solver.uniform_policy((height, width)), d, a),
+        ),
+    ]
+    table = [
+        [value(discount, temperature) for _, discount, temperature in columns] for _, value in rows
+    ]
+    label_width = max(len(label) for label, _ in rows)
+    widths = [max(len(title), 12) for title, _, _ in columns]
+    lines = [
+        f"exact expected return from the start cell {start} over {horizon} steps "
+        "(dynamic programming):",
+        "  "
+        + " " * label_width
+        + "".join(f"  {title:>{w}}" for (title, _, _), w in zip(columns, widths, strict=True)),
+    ]
+    for (label, _), values in zip(rows, table, strict=True):
+        cells = "".join(f"  {v:>{w}.6g}" for v, w in zip(values, widths, strict=True))
+        lines.append(f"  {label:<{label_width}}{cells}")
+    learned, best, uniform = table[0][-1], table[2][-1], table[3][-1]
+    if best > uniform:
+        objective = columns[-1][0].split(" (")[0]
+        lines.append(
+            f"  the policy is {100 * (learned - uniform) / (best - uniform):.1f}% of the way "
+            f"from the uniform policy to the optimum ({objective} return)"
+        )
+    return "\n".join(lines)
 
 
 def _evaluate_sweep(args: argparse.Namespace, run: Run) -> int:

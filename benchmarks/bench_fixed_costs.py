@@ -1,0 +1,359 @@
+"""Fixed costs: what a user waits for besides training, measured apart.
+
+Every figure is the wall-clock of fresh processes (medians of ``--repeats``), since imports and
+compilation are paid once per process:
+
+* start: the interpreter alone, ``import jax``, ``import jaxpg`` (lazy: nothing heavy), the
+  training API (``from jaxpg import make_train, make_env, TRPOConfig`` and one attribute each,
+  which imports jax, flax, optax and jaxpg's training modules), ``jaxpg --help``,
+  ``jaxpg train --help`` and an argument error (``jaxpg train tpro ...``), with the top
+  cumulative entries of ``python -X importtime`` for the training API;
+* compile, Python API: per algorithm on CartPole-v1 (and TRPO on a Brax environment with
+  ``--brax``), ``jax.jit(make_train(config, env, env_params))`` traced, lowered and compiled
+  apart (``.trace``, ``.lower``, ``.compile``), with the size of the compiled program (HLO
+  instructions) and one run of the compiled program;
+* the CLI's main command, ``jaxpg train trpo --env CartPole-v1`` (defaults: 100k steps,
+  1 seed, evaluation of 10 episodes): whole process, cold (an empty persistent compilation
+  cache) and warm (the cache the cold run filled), with the compile, train and evaluation
+  times the run records in its config.json; beside it, in the same benchmark run and
+  alternating with it, sb3-contrib's TRPO with RL-Zoo's CartPole-v1 settings for 100k steps
+  (``benchmarks/baselines/sb3_trpo.py``, whole process, imports included, torch's default
+  threads) when its environment exists (``--peer-python``, see
+  ``benchmarks/baselines/README.md``);
+* ``jaxpg.evaluate`` from Python: the first call (compiles) and the next ones (kept program);
+* Ctrl-C: seconds from SIGINT to the process's exit, sent while the CLI compiles and while
+  it trains (a chunk of 1,000 TRPO iterations in flight).
+
+Run from the repository root, on a quiet machine (about 15 minutes on 2 cores; ``--brax`` adds
+the Brax compile, a few minutes)::
+
+    python -m benchmarks.bench_fixed_costs                  # "fixed_costs" section
+    python -m benchmarks.bench_fixed_costs --quick          # smoke run: prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import common
+
+PYTHON = sys.executable
+JAXPG = [PYTHON, "-m", "jaxpg"]
+DEFAULT_PEER_PYTHON = "/work/venv-peers/bin/python"
+SB3_SCRIPT = common.BENCHMARKS_DIR / "baselines" / "sb3_trpo.py"
+TRAINING_API = "import jaxpg; jaxpg.make_train; jaxpg.make_env; jaxpg.TRPOConfig; jaxpg.evaluate"
+
+# One compile probe per process: prints a JSON line.
+PROBE = """
+import json, sys, time
+import jax, jaxpg
+algorithm, env_id, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+config, env_kwargs = jaxpg.presets.config(algorithm, env_id, total_timesteps=steps)
+env, env_params = jaxpg.make_env(env_id, **env_kwargs)
+train = jax.jit(jaxpg.make_train(config, env, env_params))
+key = jax.random.key(0)
+t0 = time.perf_counter(); traced = train.trace(key)
+t1 = time.perf_counter(); lowered = traced.lower()
+t2 = time.perf_counter(); compiled = lowered.compile()
+t3 = time.perf_counter(); jax.block_until_ready(compiled(key))
+t4 = time.perf_counter()
+text = compiled.as_text() or ""
+print(json.dumps({"trace_s": t1 - t0, "lower_s": t2 - t1, "compile_s": t3 - t2,
+                  "run_s": t4 - t3, "hlo_instructions": text.count(" = "),
+                  "env_steps": config.num_iterations * config.batch_size}))
+"""
+
+EVALUATE_PROBE = """
+import json, time
+import jax, jaxpg
+from jaxpg.networks import default_policy
+config = jaxpg.TRPOConfig()
+env, env_params = jaxpg.make_env("CartPole-v1")
+params = {"policy": default_policy(config, env, env_params).init(jax.random.key(0))}
+times = []
+for i in range(6):
+    t = time.perf_counter()
+    jaxpg.evaluate(config, env, env_params, params, jax.random.key(i), 10).block_until_ready()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"first_s": times[0], "later_s": times[1:]}))
+"""
+
+
+def wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
+    """Seconds a command takes as a fresh process, its stdout and stderr."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+    )
+    return time.perf_counter() - start, done.stdout, done.stderr
+
+
+def median_wall(command: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
+    return statistics.median(wall(command, env)[0] for _ in range(repeats))
+
+
+def last_json(text: str) -> dict[str, Any]:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"no JSON line in {text[-2000:]!r}")
+
+
+def measure_start(repeats: int) -> dict[str, Any]:
+    commands = {
+        "python -c pass": [PYTHON, "-c", "pass"],
+        "import jax": [PYTHON, "-c", "import jax"],
+        "import jaxpg": [PYTHON, "-c", "import jaxpg"],
+        "the training API": [PYTHON, "-c", TRAINING_API],
+        "jaxpg --help": [*JAXPG, "--help"],
+        "jaxpg train --help": [*JAXPG, "train", "--help"],
+        "argument error": [*JAXPG, "train", "tpro", "--env", "CartPole-v1"],
+    }
+    record = {name: median_wall(command, repeats) for name, command in commands.items()}
+    _, _, importtime = wall([PYTHON, "-X", "importtime", "-c", TRAINING_API])
+    rows = []
+    for line in importtime.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(3)) <= 3:  # top-level and first-level imports
+            rows.append((int(match.group(2)) / 1e6, match.group(4)))
+    record["importtime_top"] = sorted(rows, reverse=True)[:8]
+    return record
+
+
+def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
+    probes = [(name, "CartPole-v1", 100_000) for name in ("vpg", "a2c", "trpo", "ppo")]
+    if args.brax:
+        probes.append(("trpo", "brax:hopper", 20_480))
+    records = []
+    for algorithm, env_id, steps in probes:
+        runs = []
+        for _ in range(1 if env_id.startswith("brax") else args.repeats):
+            _, out, err = wall([PYTHON, "-c", PROBE, algorithm, env_id, str(steps)])
+            runs.append(last_json(out) if out.strip() else {"error": err[-1500:]})
+        ok = [run for run in runs if "error" not in run]
+        record = {"algorithm": algorithm, "env": env_id, "runs": runs}
+        for field in ("trace_s", "lower_s", "compile_s", "run_s", "hlo_instructions"):
+            if ok:
+                record[field] = statistics.median(run[field] for run in ok)
+        records.append(record)
+        print(f"compile {algorithm} {env_id}: {record}", flush=True)
+    return records
+
+
+def run_cli(out_dir: Path, cache: str, extra: list[str] = ()) -> dict[str, Any]:
+    command = [*JAXPG, "train", "trpo", "--env", "CartPole-v1", "--no-progress"]
+    command += ["--out", str(out_dir), *extra]
+    seconds, _, err = wall(command, {"JAXPG_COMPILE_CACHE": cache})
+    summary = json.loads((out_dir / "config.json").read_text())["summary"]
+    return {
+        "process_s": seconds,
+        "compile_s": summary.get("compile_s"),
+        "train_s": summary.get("train_s"),
+        "eval_s": summary.get("eval_s"),
+        "eval_return": summary.get("eval_return_mean"),
+        "ok": summary.get("status") == "finished",
+        "stderr_tail": "" if summary.get("status") == "finished" else err[-1000:],
+    }
+
+
+def run_sb3(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    command = [args.peer_python, str(SB3_SCRIPT), "--seed", str(seed)]
+    command += ["--total-timesteps", "100000"]
+    seconds, out, err = wall(command)
+    try:
+        record = last_json(out)
+    except RuntimeError:
+        return {"error": err[-1500:], "process_s": seconds}
+    return {
+        "process_s": seconds,
+        "learn_s": record.get("learn_s"),
+        "final_eval_mean": record.get("final_eval_mean"),
+    }
+
+
+def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    peer = Path(args.peer_python).exists() and not args.no_sb3
+    cold, warm, sb3 = [], [], []
+    for repeat in range(args.repeats):
+        cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
+        cold.append(run_cli(work / f"cold{repeat}", cache))
+        warm.append(run_cli(work / f"warm{repeat}", cache))
+        print(f"cli cold {cold[-1]}\ncli warm {warm[-1]}", flush=True)
+        if peer:
+            sb3.append(run_sb3(args, repeat))
+            print(f"sb3 {sb3[-1]}", flush=True)
+    return {"cold": cold, "warm": warm, "sb3": sb3}
+
+
+def measure_evaluate() -> dict[str, Any]:
+    _, out, err = wall([PYTHON, "-c", EVALUATE_PROBE])
+    return last_json(out) if out.strip() else {"error": err[-1500:]}
+
+
+def ctrl_c(work: Path, during: str) -> float:
+    """Seconds from SIGINT to exit of ``jaxpg train trpo`` interrupted ``during`` compile or
+    training."""
+    out_dir = work / f"ctrl_c_{during}_{time.time_ns()}"
+    command = [*JAXPG, "train", "trpo", "--env", "CartPole-v1", "--out", str(out_dir)]
+    command += ["--total-timesteps", "10000000", "--chunk-size", "1000", "--eval-episodes", "0"]
+    command += ["--no-progress"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "JAXPG_COMPILE_CACHE": "off"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    ready = out_dir / ("config.json" if during == "compile" else "checkpoint.msgpack")
+    while not ready.exists():
+        time.sleep(0.05)
+    time.sleep(3.0 if during == "compile" else 2.0)
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=300)
+    return time.perf_counter() - sent
+
+
+def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
+    start = record["start"]
+    lines = [
+        "## Fixed costs: imports, compilation, the CLI's main command, Ctrl-C\n",
+        common.section_preamble(machine),
+        f"\nMedians of {record['repeats']} fresh processes each (wall-clock). ",
+        "Start-up:\n",
+        common.markdown_table(
+            ("command", "seconds"),
+            [(name, f"{start[name]:.2f}") for name in start if name != "importtime_top"],
+        ),
+        "\n`python -X importtime` of the training API, largest cumulative imports: "
+        + ", ".join(f"{name} {seconds:.2f} s" for seconds, name in start["importtime_top"])
+        + ".\n",
+        "\nCompile, Python API (`jax.jit(make_train(config, env, env_params))`, default "
+        "config or preset; 100k steps on CartPole-v1, 20,480 on Brax):\n",
+        common.markdown_table(
+            ("algorithm", "env", "trace", "lower", "XLA compile", "HLO instructions", "run"),
+            [
+                (
+                    r["algorithm"],
+                    r["env"],
+                    f"{r.get('trace_s', float('nan')):.2f} s",
+                    f"{r.get('lower_s', float('nan')):.2f} s",
+                    f"{r.get('compile_s', float('nan')):.1f} s",
+                    f"{r.get('hlo_instructions', 0):,}",
+                    f"{r.get('run_s', float('nan')):.2f} s",
+                )
+                for r in record["compiles"]
+            ],
+        ),
+    ]
+    end = record["end_to_end"]
+    rows = []
+    for name in ("cold", "warm"):
+        runs = [r for r in end[name] if r["ok"]]
+        if runs:
+            rows.append(
+                (
+                    f"jaxpg, {name} cache",
+                    f"{statistics.median(r['process_s'] for r in runs):.1f} s",
+                    f"{statistics.median(r['compile_s'] for r in runs):.1f} s",
+                    f"{statistics.median(r['train_s'] for r in runs):.1f} s",
+                    f"{statistics.median(r['eval_s'] for r in runs):.2f} s",
+                )
+            )
+    sb3 = [r for r in end["sb3"] if "error" not in r]
+    if sb3:
+        rows.append(
+            (
+                "sb3-contrib TRPO (RL-Zoo)",
+                f"{statistics.median(r['process_s'] for r in sb3):.1f} s",
+                "-",
+                f"{statistics.median(r['learn_s'] for r in sb3):.1f} s (learn)",
+                "-",
+            )
+        )
+    lines += [
+        "\n`jaxpg train trpo --env CartPole-v1 --no-progress` (100k steps), whole process, "
+        "alternating with sb3-contrib's TRPO (RL-Zoo CartPole-v1 settings, 100k steps, whole "
+        "process):\n",
+        common.markdown_table(("run", "process", "compile", "train", "eval"), rows),
+    ]
+    if sb3 and rows:
+        peer = statistics.median(r["process_s"] for r in sb3)
+        ratios = []
+        for name in ("cold", "warm"):
+            runs = [r for r in end[name] if r["ok"]]
+            if runs:
+                ratios.append(
+                    f"{name} {peer / statistics.median(r['process_s'] for r in runs):.1f}x"
+                )
+        lines.append("\nsb3-contrib's process time over jaxpg's: " + ", ".join(ratios) + ".\n")
+    evaluation = record["evaluate"]
+    if "first_s" in evaluation:
+        lines.append(
+            f"\n`jaxpg.evaluate` (TRPO's default network, CartPole-v1, 10 episodes): first call "
+            f"{evaluation['first_s']:.2f} s (compiles), later calls median "
+            f"{statistics.median(evaluation['later_s']) * 1000:.0f} ms.\n"
+        )
+    presses = record["ctrl_c"]
+    lines.append(
+        "\nCtrl-C (SIGINT) to exit, `jaxpg train trpo --env CartPole-v1`: while compiling "
+        f"{statistics.median(presses['compile']):.2f} s, while training (a 1,000-iteration "
+        f"chunk in flight) {statistics.median(presses['train']):.2f} s (medians of "
+        f"{len(presses['compile'])}).\n"
+    )
+    return "".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--brax", action="store_true", help="also compile TRPO on brax:hopper")
+    parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON)
+    parser.add_argument("--no-sb3", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, no sb3, prints only")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--json", help="also write the record to this JSON file")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.no_sb3 = 1, True
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    machine = common.machine_description()
+    record: dict[str, Any] = {"repeats": args.repeats, "command": common.command_line()}
+    with tempfile.TemporaryDirectory(prefix="jaxpg_fixed_costs_") as directory:
+        work = Path(directory)
+        record["start"] = measure_start(max(args.repeats, 5))
+        print(f"start {record['start']}", flush=True)
+        record["end_to_end"] = measure_end_to_end(args, work)
+        record["compiles"] = measure_compiles(args)
+        record["evaluate"] = measure_evaluate()
+        print(f"evaluate {record['evaluate']}", flush=True)
+        record["ctrl_c"] = {
+            during: [ctrl_c(work, during) for _ in range(args.repeats)]
+            for during in ("compile", "train")
+        }
+        print(f"ctrl-c {record['ctrl_c']}", flush=True)
+    text = report(machine, record)
+    print("\n" + text)
+    if not (args.quick or args.no_write):
+        common.write_section("fixed_costs", text)
+        print(f"wrote the 'fixed_costs' section of {common.RESULTS_PATH}")
+    common.write_json(args.json, {"machine": machine, **record})
+
+
+if __name__ == "__main__":
+    main()

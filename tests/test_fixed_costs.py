@@ -1,0 +1,129 @@
+"""What a user waits for before training: argument errors without jax, Ctrl-C during
+compilation, the persistent compilation cache, and evaluation programs kept between calls."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import jaxpg
+from jaxpg import cli
+from jaxpg.cli import fields, programs
+from jaxpg.networks import default_policy
+
+
+def _python(script, env=None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+
+
+def test_config_fields_read_from_source_match_the_dataclasses():
+    for name, (config_class, _) in jaxpg.presets.algorithms().items():
+        assert fields.CONFIG_CLASSES[name][0] == config_class.__name__
+        assert fields.config_fields(name) == tuple(
+            field.name for field in dataclasses.fields(config_class)
+        )
+
+
+def test_argument_errors_answer_without_importing_jax():
+    result = _python(
+        """
+        import sys
+        from jaxpg.cli import main
+        for argv in (["train", "tpro", "--env", "CartPole-v1"],
+                     ["train", "trpo", "--env", "CartPole-v1", "--set", "max_k1=0.1"],
+                     ["train", "ppo", "--env", "CartPole-v1", "--set", "lr=0.1"]):
+            print(main(argv))
+        print("jax" in sys.modules)
+        """
+    )
+    assert result.stdout.split() == ["2", "2", "2", "False"], result.stderr
+    assert "unknown algorithm 'tpro' (did you mean 'trpo'?)" in result.stderr
+    assert "unknown field 'max_k1' for trpo (TRPOConfig) (did you mean 'max_kl'?)" in result.stderr
+    assert "unknown field 'lr' for ppo" in result.stderr and "learning_rate" in result.stderr
+
+
+def test_ctrl_c_during_compilation_stops_at_once_and_leaves_no_run(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jaxpg", "train", "trpo", "--env", "CartPole-v1", "--out", out],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JAXPG_COMPILE_CACHE": "off"},
+        # A shell may start background jobs with SIGINT ignored; Ctrl-C reaches a terminal's
+        # foreground process with the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # The header line comes just before the programs are traced and compiled; TRPO's take
+    # well over 5 s to compile on any CPU (about 15 s on 2 cores).
+    for line in process.stderr:
+        if line.startswith("compilation cache:"):
+            break
+    time.sleep(2.0)
+    assert (out / "config.json").exists() and not (out / "checkpoint.msgpack").exists()
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[1]
+    waited = time.perf_counter() - sent
+    assert process.returncode == 130, rest
+    assert "interrupted before the first checkpoint" in rest
+    assert not out.exists()
+    assert waited < 5.0, f"exited {waited:.1f} s after Ctrl-C"
+
+
+def test_resume_of_a_run_without_checkpoint_says_what_happened(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"algorithm": "trpo"}))
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 2
+    assert "stopped before its first checkpoint" in capsys.readouterr().err
+
+
+def test_compilation_cache_directory_and_switch(monkeypatch):
+    monkeypatch.setenv(programs.COMPILE_CACHE_VARIABLE, "off")
+    assert programs.compilation_cache_dir() is None
+    monkeypatch.setenv(programs.COMPILE_CACHE_VARIABLE, "/some/where")
+    assert programs.compilation_cache_dir() == "/some/where"
+    monkeypatch.delenv(programs.COMPILE_CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/cache/home")
+    if sys.platform != "darwin":
+        assert programs.compilation_cache_dir() == "/cache/home/jaxpg/jax"
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_evaluate_compiles_once_for_repeated_calls(env_id):
+    config = jaxpg.PPOConfig(
+        num_envs=2, num_steps=8, num_minibatches=2, total_timesteps=16, hidden_sizes=(4,)
+    )
+    env, env_params = jaxpg.make_env(env_id)
+    params = {"policy": default_policy(config, env, env_params).init(jax.random.key(0))}
+    compiles = []
+
+    def listener(event, duration, **_):
+        if event.endswith("backend_compile_duration"):
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        first = jaxpg.evaluate(config, env, env_params, params, jax.random.key(1), 3)
+        counted = len(compiles)
+        again = jaxpg.evaluate(config, env, env_params, params, jax.random.key(1), 3)
+        other = jaxpg.evaluate(config, env, env_params, params, jax.random.key(2), 3)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert counted > 0 and len(compiles) == counted  # nothing compiled on the later calls
+    assert (first == again).all() and first.shape == other.shape == (3,)
+    # The kept program equals the same evaluation traced inside the caller's jit.
+    inside = jax.jit(lambda key: jaxpg.evaluate(config, env, env_params, params, key, 3))
+    np.testing.assert_allclose(inside(jax.random.key(1)), first, rtol=1e-5)
