@@ -34,6 +34,7 @@ _ATTRIBUTES = {
     "load_policy": "jaxpg.policies",
     "data_parallel_mesh": "jaxpg.parallel",
     "Trajectory": "jaxpg.rollout",
+    "COMPILER_OPTIONS": "jaxpg.train",
     "TrainResult": "jaxpg.train",
     "TrainState": "jaxpg.train",
     "make_train": "jaxpg.train",
@@ -110,4 +111,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from jaxpg.parallel import data_parallel_mesh  # noqa: F401
     from jaxpg.policies import load_policy  # noqa: F401
     from jaxpg.rollout import Trajectory  # noqa: F401
-    from jaxpg.train import TrainResult, TrainState, make_train, make_trainer  # noqa: F401
+    from jaxpg.train import (  # noqa: F401
+        COMPILER_OPTIONS,
+        TrainResult,
+        TrainState,
+        make_train,
+        make_trainer,
+    )

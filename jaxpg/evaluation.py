@@ -130,7 +130,10 @@ def _compiled_evaluation(
     """`_play` jitted over ``(env_params, params, key)``, kept for calls with the same
     configuration, so that repeated evaluations (every N iterations, several checkpoints)
     compile once."""
-    return jax.jit(functools.partial(_play, config, env, policy, num_episodes, greedy, horizon))
+    from jaxpg.train import COMPILER_OPTIONS
+
+    program = functools.partial(_play, config, env, policy, num_episodes, greedy, horizon)
+    return jax.jit(program, compiler_options=COMPILER_OPTIONS)
 
 
 def _play(

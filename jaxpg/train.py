@@ -36,6 +36,14 @@ from jaxpg.config import BaseConfig
 from jaxpg.networks import Critic, Policy
 from jaxpg.spaces import describe, is_box, is_discrete
 
+#: XLA options for compiling jaxpg's programs on the CPU: LLVM at optimisation level 1
+#: instead of XLA's default 2. The training programs spend most of their compile time in
+#: LLVM, and their hot loops are matrix products and library calls that LLVM does not
+#: generate, so the level changes how long they compile, not how fast they run (measured in
+#: `benchmarks/bench_fixed_costs.py`). The CLI and `jaxpg.evaluate` compile with them; pass
+#: them to your own ``jax.jit(train, compiler_options=jaxpg.COMPILER_OPTIONS)``.
+COMPILER_OPTIONS: dict[str, Any] = {"xla_backend_optimization_level": 1}
+
 
 class TrainState(NamedTuple):
     """Everything a training run carries from one iteration to the next.

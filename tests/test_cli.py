@@ -616,13 +616,18 @@ def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys
 def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
     from jax import monitoring
 
-    compiles = []
+    compiles, cache_events = [], []
 
     def record(event, duration, fun_name="", **kwargs):
         if event == "/jax/core/compile/backend_compile_duration" and "sweep_chunk" in fun_name:
             compiles.append(fun_name)
 
+    def record_cache(event, **kwargs):
+        if event.endswith(("/cache_hits", "/cache_misses")):
+            cache_events.append(event.rsplit("/", 1)[1])
+
     monitoring.register_event_duration_secs_listener(record)
+    monitoring.register_event_listener(record_cache)
     run_dir = tmp_path / "sweep"
     try:
         status, out, err = _run(
@@ -650,6 +655,7 @@ def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
         assert status == 0, err
         # Three chunks of one iteration, two grid points x two seeds: one compiled program.
         assert compiles == ["jit(sweep_chunk)"]
+        del cache_events[:]
         status, out_resumed, err_resumed = _run(
             [
                 "train",
@@ -664,9 +670,12 @@ def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
             capsys,
         )
         assert status == 0, err_resumed
-        assert compiles == ["jit(sweep_chunk)"]  # a resume in the same process reuses it
+        # A resume (here with a new total) compiles nothing: its program comes from the
+        # persistent compilation cache.
+        assert cache_events == ["cache_hits"], cache_events
     finally:
         monitoring.unregister_event_duration_listener(record)
+        monitoring.unregister_event_listener(record_cache)
 
     assert "2 seeds x 2 grid points (4 runs vmapped in one program)" in out
     assert "| # | learning_rate | final return (mean ± std over 2 seeds) |" in out
@@ -682,7 +691,9 @@ def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
     record = json.loads((run_dir / "config.json").read_text())
     assert record["sweep"] == {"fields": ["learning_rate"], "points": [[0.001], [0.1]]}
     assert "3 programs: init, train chunk, eval" in out
-    assert record["summary"]["compiled_programs"] == []  # the resume reused them all
+    # The resume traced its chunk program again (a new total); the executable came from the
+    # persistent compilation cache (above).
+    assert record["summary"]["compiled_programs"] == ["train chunk"]
 
     rows = _csv_rows(run_dir / "metrics.csv")
     assert list(rows[0])[:5] == ["iteration", "grid_point", "learning_rate", "seed", "env_steps"]

@@ -371,7 +371,7 @@ def make_trpo(
             f"states of {getattr(env, 'name', env)} cannot be copied (host-side environment); "
             "use sampling='single_path'"
         )
-    value_optimizer = optax.adam(config.value_learning_rate)
+    value_optimizer = base.flat_adam(config.value_learning_rate)
 
     def init(key: jax.Array) -> TRPOState:
         policy_key, value_key = jax.random.split(key)

@@ -205,6 +205,7 @@ def eval_lowering(
     import jax.numpy as jnp
 
     from jaxpg.evaluation import evaluate
+    from jaxpg.train import COMPILER_OPTIONS
 
     def evaluate_seed(member_params, seed):
         key = run_keys(seed).evaluate
@@ -214,7 +215,8 @@ def eval_lowering(
 
     key = ("eval", episodes, greedy, *identity)
     seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
-    return key, lambda: jax.jit(jax.vmap(evaluate_seed)).lower(params, seeds)
+    program = jax.jit(jax.vmap(evaluate_seed), compiler_options=COMPILER_OPTIONS)
+    return key, lambda: program.lower(params, seeds)
 
 
 #: Environment variable: the persistent compilation cache's directory, or ``off``.

@@ -81,7 +81,9 @@ class JaxRunner:
         inputs = jax.tree.map(
             lambda value: jax.ShapeDtypeStruct(value.shape, "float32"), self._inputs()
         )
-        program = jax.jit(jax.vmap(self._init_member))
+        from jaxpg.train import COMPILER_OPTIONS
+
+        program = jax.jit(jax.vmap(self._init_member), compiler_options=COMPILER_OPTIONS)
         return ("init", *self.identity), lambda: program.lower(seeds, *inputs)
 
     def _chunk_lowering(self, state: Any) -> tuple[tuple, Any]:
@@ -95,7 +97,10 @@ class JaxRunner:
             )
         count = jax.ShapeDtypeStruct((), "int32")
         key = ("train chunk", self.chunk_size, *self.identity)
-        return key, lambda: jax.jit(program).lower(state, *self._inputs(), count)
+        from jaxpg.train import COMPILER_OPTIONS
+
+        program = jax.jit(program, compiler_options=COMPILER_OPTIONS)
+        return key, lambda: program.lower(state, *self._inputs(), count)
 
     def _eval_lowering(self, params: Any, episodes: int, greedy: bool) -> tuple[tuple, Any]:
         return eval_lowering(
