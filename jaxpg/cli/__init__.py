@@ -16,8 +16,17 @@ iterations to run as a traced argument and skips the rest of its fixed-length sc
 `lax.cond`, so the last, partial chunk reuses it. A new run compiles three programs (the
 initial states, the chunk, the final evaluation), a resumed run two (no initial states), in
 parallel threads, and never one per chunk; the number of seeds does not change that (they are
-vmapped). Within one process, programs are also reused across `main` calls when their config
-and environment, or their lowered module, are the same.
+vmapped). Within one process, programs are reused across `main` calls when their config and
+environment are the same. Across processes, JAX's persistent compilation cache keeps the
+compiled programs (`jaxpg.cli.programs.enable_compilation_cache`: by default in
+``~/.cache/jaxpg/jax``, printed at the start; ``JAXPG_COMPILE_CACHE=DIR`` moves it, ``=off``
+turns it off), so a repeated command only traces. Programs compile with
+`jaxpg.COMPILER_OPTIONS`.
+
+Ctrl-C is handled within a fraction of a second at any moment: compilations run in daemon
+threads and every wait for a program polls, so nothing blocks in XLA. A new run interrupted
+before its first checkpoint (while compiling) removes what it wrote; ``--resume`` on such a
+directory says so.
 
 After every chunk the run's checkpoint is saved atomically, so Ctrl-C leaves the last completed
 chunk on disk (and the metrics, curve and config are written before exiting); ``--resume DIR``
@@ -153,4 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:  # outside the training loop, which handles its own
         print("jaxpg: interrupted", file=sys.stderr)
+        from jaxpg.cli.programs import exit_if_abandoned
+
+        exit_if_abandoned(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED

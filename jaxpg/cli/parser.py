@@ -23,8 +23,9 @@ def _add_train_parser(subparsers: Any) -> None:
         "  jaxpg train ppo --env CartPole-v1 --sweep lr=1e-3,3e-3,1e-2 --seeds 4\n"
         "  jaxpg train a2c --env CartPole-v1 --sweep lr=1e-3,1e-2 --sweep gamma=0.95,0.99\n"
         "  jaxpg train --resume runs/trpo-CartPole-v1-... --total-timesteps 200000\n\n"
-        "Set JAX_COMPILATION_CACHE_DIR (e.g. ~/.cache/jax) to keep compiled programs between "
-        "runs;\na repeated command then skips most of its compile time.",
+        "Compiled programs are kept in a persistent cache (default ~/.cache/jaxpg/jax, printed\n"
+        "at the start), so a repeated command skips most of its compile time;\n"
+        "JAXPG_COMPILE_CACHE=DIR moves it, JAXPG_COMPILE_CACHE=off turns it off.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
