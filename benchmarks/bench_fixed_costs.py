@@ -54,24 +54,26 @@ DEFAULT_PEER_PYTHON = "/work/venv-peers/bin/python"
 SB3_SCRIPT = common.BENCHMARKS_DIR / "baselines" / "sb3_trpo.py"
 TRAINING_API = "import jaxpg; jaxpg.make_train; jaxpg.make_env; jaxpg.TRPOConfig; jaxpg.evaluate"
 
-# One compile probe per process: prints a JSON line.
+# One compile probe per process: prints a JSON line. argv: algorithm, env id, steps, the
+# compiler options as JSON ("default": none; "jaxpg": jaxpg.COMPILER_OPTIONS).
 PROBE = """
 import json, sys, time
 import jax, jaxpg
-algorithm, env_id, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+algorithm, env_id, steps, options = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+options = None if options == "default" else jaxpg.COMPILER_OPTIONS
 config, env_kwargs = jaxpg.presets.config(algorithm, env_id, total_timesteps=steps)
 env, env_params = jaxpg.make_env(env_id, **env_kwargs)
-train = jax.jit(jaxpg.make_train(config, env, env_params))
+train = jax.jit(jaxpg.make_train(config, env, env_params), compiler_options=options)
 key = jax.random.key(0)
 t0 = time.perf_counter(); traced = train.trace(key)
 t1 = time.perf_counter(); lowered = traced.lower()
 t2 = time.perf_counter(); compiled = lowered.compile()
-t3 = time.perf_counter(); jax.block_until_ready(compiled(key))
+t3 = time.perf_counter(); result = jax.block_until_ready(compiled(key))
 t4 = time.perf_counter()
 text = compiled.as_text() or ""
 print(json.dumps({"trace_s": t1 - t0, "lower_s": t2 - t1, "compile_s": t3 - t2,
                   "run_s": t4 - t3, "hlo_instructions": text.count(" = "),
-                  "env_steps": config.num_iterations * config.batch_size}))
+                  "final_return": float(result.metrics["episode_return"][-1])}))
 """
 
 EVALUATE_PROBE = """
@@ -132,28 +134,43 @@ def measure_start(repeats: int) -> dict[str, Any]:
 
 
 def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
-    probes = [(name, "CartPole-v1", 100_000) for name in ("vpg", "a2c", "trpo", "ppo")]
+    """Compile probes, alternating the variants of each algorithm: this tree with XLA's default
+    options and with `jaxpg.COMPILER_OPTIONS`, and ``--compare-with`` (another checkout, e.g.
+    the previous main) with the default options."""
+    variants = [("this tree, XLA defaults", None, "default"), ("this tree", None, "jaxpg")]
+    if args.compare_with:
+        variants.insert(
+            0, (f"{args.compare_with_name}, XLA defaults", args.compare_with, "default")
+        )
+    probes = [("trpo", "CartPole-v1", 100_000, variants), ("ppo", "CartPole-v1", 100_000, variants)]
+    probes += [(name, "CartPole-v1", 100_000, variants[-1:]) for name in ("vpg", "a2c")]
     if args.brax:
-        probes.append(("trpo", "brax:hopper", 20_480))
+        probes.append(("trpo", "brax:hopper", 20_480, variants[-2:]))
     records = []
-    for algorithm, env_id, steps in probes:
-        runs = []
-        for _ in range(1 if env_id.startswith("brax") else args.repeats):
-            _, out, err = wall([PYTHON, "-c", PROBE, algorithm, env_id, str(steps)])
-            runs.append(last_json(out) if out.strip() else {"error": err[-1500:]})
-        ok = [run for run in runs if "error" not in run]
-        record = {"algorithm": algorithm, "env": env_id, "runs": runs}
-        for field in ("trace_s", "lower_s", "compile_s", "run_s", "hlo_instructions"):
-            if ok:
-                record[field] = statistics.median(run[field] for run in ok)
-        records.append(record)
-        print(f"compile {algorithm} {env_id}: {record}", flush=True)
+    for algorithm, env_id, steps, chosen in probes:
+        repeats = 1 if env_id.startswith("brax") else args.repeats
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in chosen}
+        for _ in range(repeats):
+            for name, tree, options in chosen:
+                env = {"PYTHONPATH": str(tree)} if tree else None
+                command = [PYTHON, "-c", PROBE, algorithm, env_id, str(steps), options]
+                _, out, err = wall(command, env)
+                runs[name].append(last_json(out) if out.strip() else {"error": err[-1500:]})
+        for name, _, _ in chosen:
+            ok = [run for run in runs[name] if "error" not in run]
+            record = {"algorithm": algorithm, "env": env_id, "variant": name, "runs": runs[name]}
+            for field in ("trace_s", "lower_s", "compile_s", "run_s", "hlo_instructions"):
+                if ok:
+                    record[field] = statistics.median(run[field] for run in ok)
+            records.append(record)
+            print(f"compile {algorithm} {env_id} [{name}]: {record}", flush=True)
     return records
 
 
-def run_cli(out_dir: Path, cache: str, extra: list[str] = ()) -> dict[str, Any]:
-    command = [*JAXPG, "train", "trpo", "--env", "CartPole-v1", "--no-progress"]
-    command += ["--out", str(out_dir), *extra]
+def run_cli(out_dir: Path, cache: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``jaxpg train trpo --env CartPole-v1`` (``extra`` replaces ``--env`` and adds options)."""
+    command = [*JAXPG, "train", "trpo", *(extra or ("--env", "CartPole-v1")), "--no-progress"]
+    command += ["--out", str(out_dir)]
     seconds, _, err = wall(command, {"JAXPG_COMPILE_CACHE": cache})
     summary = json.loads((out_dir / "config.json").read_text())["summary"]
     return {
@@ -193,7 +210,13 @@ def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if peer:
             sb3.append(run_sb3(args, repeat))
             print(f"sb3 {sb3[-1]}", flush=True)
-    return {"cold": cold, "warm": warm, "sb3": sb3}
+    brax = {}
+    if args.brax:  # the persistent cache on a Brax program: the compile a user waits for
+        cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
+        extra = ("--env", "brax:hopper", "--total-timesteps", "20480", "--eval-episodes", "2")
+        brax = {name: run_cli(work / f"brax_{name}", cache, extra) for name in ("cold", "warm")}
+        print(f"cli brax {brax}", flush=True)
+    return {"cold": cold, "warm": warm, "sb3": sb3, "brax": brax}
 
 
 def measure_evaluate() -> dict[str, Any]:
@@ -239,14 +262,17 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
         "\n`python -X importtime` of the training API, largest cumulative imports: "
         + ", ".join(f"{name} {seconds:.2f} s" for seconds, name in start["importtime_top"])
         + ".\n",
-        "\nCompile, Python API (`jax.jit(make_train(config, env, env_params))`, default "
-        "config or preset; 100k steps on CartPole-v1, 20,480 on Brax):\n",
+        "\nCompile, Python API: `jax.jit(make_train(config, env, env_params), "
+        "compiler_options=...)` traced, lowered and compiled in a fresh process (default config "
+        "or preset; 100k steps on CartPole-v1, 20,480 on Brax), then run once ('run'); variants "
+        "alternate, medians:\n",
         common.markdown_table(
-            ("algorithm", "env", "trace", "lower", "XLA compile", "HLO instructions", "run"),
+            ("algorithm", "env", "code, options", "trace", "lower", "XLA compile", "HLO", "run"),
             [
                 (
                     r["algorithm"],
                     r["env"],
+                    r["variant"],
                     f"{r.get('trace_s', float('nan')):.2f} s",
                     f"{r.get('lower_s', float('nan')):.2f} s",
                     f"{r.get('compile_s', float('nan')):.1f} s",
@@ -298,6 +324,15 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
                     f"{name} {peer / statistics.median(r['process_s'] for r in runs):.1f}x"
                 )
         lines.append("\nsb3-contrib's process time over jaxpg's: " + ", ".join(ratios) + ".\n")
+    if end.get("brax"):
+        cold, warm = end["brax"]["cold"], end["brax"]["warm"]
+        lines.append(
+            "\n`jaxpg train trpo --env brax:hopper --total-timesteps 20480 --eval-episodes 2` "
+            "(the preset, positional pipeline), one run each: "
+            f"cold cache {cold['process_s']:.0f} s "
+            f"(compile {cold['compile_s']:.0f} s), warm cache {warm['process_s']:.0f} s "
+            f"(compile {warm['compile_s']:.1f} s).\n"
+        )
     evaluation = record["evaluate"]
     if "first_s" in evaluation:
         lines.append(
@@ -320,6 +355,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--brax", action="store_true", help="also compile TRPO on brax:hopper")
     parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON)
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        help="another checkout's root (e.g. `git worktree add /tmp/old <commit>`): its compile "
+        "times beside this tree's",
+    )
+    parser.add_argument(
+        "--compare-with-name", default="previous main", help="its name in the table"
+    )
     parser.add_argument("--no-sb3", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1 repeat, no sb3, prints only")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")

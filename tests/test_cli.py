@@ -594,7 +594,7 @@ def test_gymnasium_env_trains_on_the_host_evaluates_and_resumes(tmp_path, capsys
     assert status == 0, err
     assert f"returns over 3 episodes per seed (sampled actions): mean {trained_eval}," in out
     status, out, err = _run(["eval", run_dir, "--render", tmp_path / "x.gif"], capsys)
-    assert status == 2 and "not gymnasium:CartPole-v1" in err
+    assert status == 0 and (tmp_path / "x.gif").stat().st_size > 0, err
 
     status, out, err = _run(
         [

@@ -12,10 +12,6 @@ from jaxpg.cli.run import Run
 from jaxpg.cli.runs import load_run_checkpoint
 from jaxpg.cli.sweep import format_sweep_table, sweep_results
 
-#: GIF frame rates: CartPole in real time (tau = 0.02 s), GridWorld slow enough to follow.
-RENDER_FPS = {"cartpole": 50.0, "gridworld": 8.0}
-
-
 TRAJECTORY_STEPS = 25
 
 
@@ -54,7 +50,6 @@ def _eval_seeds(args: argparse.Namespace, run: Run) -> list[int]:
 def _evaluate(args: argparse.Namespace, run: Run) -> int:
     """``jaxpg eval`` of one run: returns per seed, the GridWorld map and episode, the GIF."""
     import jax
-    import numpy as np
 
     from jaxpg import normalization, render
     from jaxpg.envs import GridWorld
@@ -63,8 +58,8 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
     which = seeds[0] if args.which_seed is None else args.which_seed
     if which not in seeds:
         raise CLIError(f"--which-seed {which} is not one of the run's seeds {seeds}")
-    if args.render is not None and (runs_on_host(env) or not render.can_render(env, env_params)):
-        raise CLIError(f"--render supports CartPole and GridWorld, not {run.env_id}")
+    if args.render is not None and not render.can_render(env, env_params):
+        raise CLIError(f"--render cannot draw {run.env_id}; it draws {render.RENDERABLE}")
 
     eval_seeds = _eval_seeds(args, run)
     returns = run.runner.evaluate(run.state, eval_seeds, args.episodes, args.greedy)
@@ -105,19 +100,51 @@ def _evaluate(args: argparse.Namespace, run: Run) -> int:
         print(f"\none episode (seed {which}, {mode} actions):")
         print(render.format_trajectory(episode, TRAJECTORY_STEPS, arrows=arrows))
     if args.render is not None:
-        if episode is None:
-            episode = render.play_episode(
-                env, env_params, apply, policy_params, episode_key, args.greedy
-            )
-        frames = render.episode_frames(env, env_params, episode)
-        kind = "gridworld" if isinstance(env, GridWorld) else "cartpole"
-        render.write_gif(frames, args.render, args.fps or RENDER_FPS[kind])
-        height, width = frames[0].shape[:2]
-        print(
-            f"\nwrote {args.render}: {len(frames)} frames of {width}x{height} (seed {which}, "
-            f"{mode} actions, episode return {float(np.sum(episode.rewards)):g})"
-        )
+        label = f"seed {which}, {mode} actions"
+        print("\n" + _write_render(args, run, apply, policy_params, episode_key, label, episode))
     return 0
+
+
+def _write_render(
+    args: argparse.Namespace,
+    run: Run,
+    apply: Any,
+    policy_params: Any,
+    key: Any,
+    label: str,
+    episode: Any = None,
+) -> str:
+    """Plays one episode (or draws ``episode``), writes ``args.render``; says what it wrote
+    (``label`` names the policy).
+
+    A GIF shows at most `render.MAX_FRAMES` states (evenly subsampled), in real time unless
+    ``--fps`` says otherwise.
+    """
+    import numpy as np
+
+    from jaxpg import render
+
+    env, env_params = run.env, run.env_params
+    if runs_on_host(env):
+        recording = render.play_host_episode_frames(
+            env, apply, policy_params, key, args.greedy, render.MAX_FRAMES
+        )
+        frames, stride, fps = recording.frames, recording.stride, recording.fps
+        steps, episode_return = recording.length, recording.episode_return
+    else:
+        if episode is None:
+            episode = render.play_episode(env, env_params, apply, policy_params, key, args.greedy)
+        frames = render.episode_frames(env, env_params, episode, render.MAX_FRAMES)
+        stride = render.frame_stride(episode.length + 1, render.MAX_FRAMES)
+        fps = render.FRAMES_PER_SECOND[render.render_kind(env, env_params)]
+        steps, episode_return = episode.length, float(np.sum(episode.rewards))
+    render.write_gif(frames, args.render, args.fps or fps / stride)
+    height, width = frames[0].shape[:2]
+    every = f", one every {stride} steps" if stride > 1 else ""
+    return (
+        f"wrote {args.render}: {len(frames)} frames of {width}x{height}{every} "
+        f"({label}, {steps} steps, episode return {episode_return:g})"
+    )
 
 
 def _exact_returns(run: Run, env_params: Any, apply: Any, policy_params: Any, which: int) -> str:
