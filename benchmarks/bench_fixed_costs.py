@@ -92,11 +92,18 @@ print(json.dumps({"first_s": times[0], "later_s": times[1:]}))
 """
 
 
-def wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
+def wall(
+    command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, str, str]:
     """Seconds a command takes as a fresh process, its stdout and stderr."""
     start = time.perf_counter()
     done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        cwd=cwd,
     )
     return time.perf_counter() - start, done.stdout, done.stderr
 
@@ -152,9 +159,10 @@ def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in chosen}
         for _ in range(repeats):
             for name, tree, options in chosen:
+                # `python -c` puts the working directory first on sys.path: run in the tree.
                 env = {"PYTHONPATH": str(tree)} if tree else None
                 command = [PYTHON, "-c", PROBE, algorithm, env_id, str(steps), options]
-                _, out, err = wall(command, env)
+                _, out, err = wall(command, env, cwd=tree or common.REPOSITORY)
                 runs[name].append(last_json(out) if out.strip() else {"error": err[-1500:]})
         for name, _, _ in chosen:
             ok = [run for run in runs[name] if "error" not in run]
