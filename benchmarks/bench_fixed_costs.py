@@ -348,7 +348,9 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
             f"{evaluation['first_s']:.2f} s (compiles), later calls median "
             f"{statistics.median(evaluation['later_s']) * 1000:.0f} ms.\n"
         )
-    presses = record["ctrl_c"]
+    presses = record.get("ctrl_c")
+    if not presses:
+        return "".join(lines)
     lines.append(
         "\nCtrl-C (SIGINT) to exit, `jaxpg train trpo --env CartPole-v1`: while compiling "
         f"{statistics.median(presses['compile']):.2f} s, while training (a 1,000-iteration "
