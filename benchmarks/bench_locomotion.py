@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,6 +46,7 @@ import numpy as np
 
 import jaxpg
 from benchmarks import common
+from benchmarks.bench_curves import _over_seeds
 
 MILLION = 1_000_000
 
@@ -76,12 +76,6 @@ def configuration(name: str, env_id: str, steps: int) -> tuple[Any, dict[str, An
         total_timesteps=iterations * base.batch_size,
         **VINE,
     )[0], env_kwargs
-
-
-def _over_seeds(statistic: Any, values: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return statistic(values, axis=0)
 
 
 class Curve(NamedTuple):
