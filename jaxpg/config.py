@@ -150,6 +150,14 @@ class BaseConfig:
             return (reward scaling; ``params["reward_norm"]``).
         obs_clip: normalised observations are clipped to ``[-obs_clip, obs_clip]``.
         reward_clip: scaled rewards are clipped to ``[-reward_clip, reward_clip]``.
+        eval_every: evaluate the policy during training after every ``eval_every``-th
+            iteration and after the last one, inside the compiled program, on environments of
+            its own with a key stream of its own (training is the same with it on or off);
+            recorded as the metrics ``eval_return``, ``eval_return_std`` (sampled actions),
+            ``eval_greedy_return``, ``eval_greedy_return_std`` (the greedy action), NaN on
+            the other iterations (`jaxpg.evaluation.EVAL_METRICS`). 0: no evaluation.
+        eval_episodes: episodes per evaluation, each for sampled and for greedy actions
+            (played to termination or the environment's time limit).
     """
 
     total_timesteps: int = static(100_000, integer(1))
@@ -165,6 +173,8 @@ class BaseConfig:
     normalize_rewards: bool = static(False, one_of(False, True))
     obs_clip: float = traced(10.0, interval(0.0, low_open=True))
     reward_clip: float = traced(10.0, interval(0.0, low_open=True))
+    eval_every: int = static(0, integer(0))
+    eval_episodes: int = static(10, integer(1))
 
     @property
     def batch_size(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxpg import normalization
 from jaxpg import rollout as rollout_lib
@@ -149,6 +150,22 @@ def _play(
 ) -> jax.Array:
     """The returns of ``num_episodes`` episodes of a JAX environment, one rollout."""
     policy = policy or default_policy(config, env, env_params)
+    return episode_returns(env, env_params, policy, params, key, num_episodes, greedy, horizon)
+
+
+def episode_returns(
+    env: Any,
+    env_params: Any,
+    policy: Policy,
+    params: Any,
+    key: jax.Array,
+    num_episodes: int,
+    greedy: Any,
+    horizon: int,
+) -> jax.Array:
+    """``[num_episodes]`` undiscounted returns of one episode per environment, played in one
+    rollout of ``horizon`` steps (the training rollout); ``greedy`` as in
+    `jaxpg.rollout.sample_policy` (a bool, or a ``[num_episodes]`` mask)."""
     reset_key, rollout_key = jax.random.split(key)
     state = rollout_lib.reset(reset_key, env, env_params, num_episodes)
     policy_fn = acting_policy(policy, params, greedy)
@@ -157,6 +174,75 @@ def _play(
     # A step counts if no episode end came before it (the first episode only).
     ended_before = jnp.cumsum(done, axis=0) - done
     return jnp.sum(jnp.where(ended_before == 0, trajectory.reward, 0.0), axis=0)
+
+
+#: The metrics of evaluation during training (`BaseConfig.eval_every`), in every iteration's
+#: metrics and NaN on the iterations without an evaluation: the mean and standard deviation of
+#: ``eval_episodes`` returns with sampled actions, and of as many with the greedy action.
+EVAL_METRICS = ("eval_return", "eval_return_std", "eval_greedy_return", "eval_greedy_return_std")
+
+# Folded into the training key at an evaluation: evaluation keys never come from the training
+# stream's splits, so a run's training is the same with evaluation on or off.
+_EVAL_STREAM = 0x6576616C
+
+
+def evaluation_key(key: jax.Array) -> jax.Array:
+    """The key of an evaluation during training, derived from the run's carried key."""
+    return jax.random.fold_in(key, _EVAL_STREAM)
+
+
+def evaluation_due(iterations_done: Any, config: BaseConfig, last_iteration: Any = None) -> Any:
+    """Whether the policy is evaluated after ``iterations_done`` iterations: every
+    ``config.eval_every``-th, and the last of the run (``last_iteration``, by default
+    ``config.num_iterations``)."""
+    last = config.num_iterations if last_iteration is None else last_iteration
+    return (iterations_done % config.eval_every == 0) | (iterations_done == last)
+
+
+def evaluation_metrics(sampled: Any, greedy: Any) -> dict[str, jax.Array]:
+    """The `EVAL_METRICS` of the returns of sampled and of greedy episodes."""
+    sampled, greedy = jnp.asarray(sampled, jnp.float32), jnp.asarray(greedy, jnp.float32)
+    return {
+        "eval_return": sampled.mean(),
+        "eval_return_std": sampled.std(),
+        "eval_greedy_return": greedy.mean(),
+        "eval_greedy_return_std": greedy.std(),
+    }
+
+
+def no_evaluation_metrics() -> dict[str, jax.Array]:
+    """The `EVAL_METRICS` of an iteration without an evaluation: NaN."""
+    return {name: jnp.full((), jnp.nan, jnp.float32) for name in EVAL_METRICS}
+
+
+def eval_horizon(config: BaseConfig, env: Any, env_params: Any) -> int:
+    """Steps of an evaluation episode during training: the environment's time limit.
+
+    Raises:
+        ValueError: ``config.eval_every`` is set and the environment has no concrete time
+            limit (``env_params.max_steps_in_episode``).
+    """
+    try:
+        return _horizon(env, env_params, None)
+    except ValueError as error:
+        raise ValueError(
+            f"eval_every={config.eval_every} needs the episodes' time limit: {error}"
+        ) from error
+
+
+def make_periodic_evaluation(config: BaseConfig, env: Any, env_params: Any, policy: Policy) -> Any:
+    """``evaluate(params, key) -> metrics``: `EVAL_METRICS` of ``config.eval_episodes``
+    sampled and as many greedy episodes of a JAX environment, played side by side in one
+    rollout (one copy of the environment step in the compiled program)."""
+    horizon = eval_horizon(config, env, env_params)
+    count = config.eval_episodes
+    greedy = np.arange(2 * count) >= count  # the second half plays greedily
+
+    def evaluate_params(params: Any, key: jax.Array) -> dict[str, jax.Array]:
+        returns = episode_returns(env, env_params, policy, params, key, 2 * count, greedy, horizon)
+        return evaluation_metrics(returns[:count], returns[count:])
+
+    return evaluate_params
 
 
 def _horizon(env: Any, env_params: Any, max_steps: int | None) -> int:

@@ -94,6 +94,10 @@ class HostTrainer:
             )
         config.validate()
         check_environment(env, env_params)
+        if config.eval_every:
+            from jaxpg.evaluation import eval_horizon
+
+            eval_horizon(config, env, env_params)  # a clear error now, not at the first one
         self.config = config
         self.env = env
         self.env_params = env_params
@@ -191,6 +195,8 @@ class HostTrainer:
             agent, progress, packed = self._learn(agent, progress, update_key, trajectory, stats)
             metrics = self._unpack(packed)
             self.timings["update"] += time.perf_counter() - start
+            if self.config.eval_every:
+                metrics.update(self._evaluation(agent, progress, key))
             for name, value in metrics.items():
                 history.setdefault(name, []).append(value)
             if callback is not None:
@@ -268,6 +274,39 @@ class HostTrainer:
             next_obs=next_obs_buffer,
         )
         return trajectory, EpisodeStats(return_sum, length_sum, count)
+
+    def _evaluation(self, agent: Any, progress: Any, key: jax.Array) -> dict[str, np.ndarray]:
+        """`jaxpg.evaluation.EVAL_METRICS` after this iteration: episodes on vector
+        environments of their own when an evaluation is due (as in `jaxpg.train`), else NaN."""
+        from jaxpg.evaluation import (
+            evaluate,
+            evaluation_due,
+            evaluation_key,
+            evaluation_metrics,
+            no_evaluation_metrics,
+        )
+
+        if not evaluation_due(int(progress.iteration), self.config):
+            return {name: np.asarray(value) for name, value in no_evaluation_metrics().items()}
+        start = time.perf_counter()
+        sampled_key, greedy_key = jax.random.split(evaluation_key(key))
+        returns = [
+            evaluate(
+                self.config,
+                self.env,
+                self.env_params,
+                agent.params,
+                eval_key,
+                self.config.eval_episodes,
+                greedy=greedy,
+                policy=self.algorithm.policy,
+            )
+            for eval_key, greedy in ((sampled_key, False), (greedy_key, True))
+        ]
+        self.timings["evaluation"] = self.timings.get("evaluation", 0.0) + (
+            time.perf_counter() - start
+        )
+        return {name: np.asarray(value) for name, value in evaluation_metrics(*returns).items()}
 
     def _unpack(self, packed: jax.Array) -> dict[str, np.ndarray]:
         """The packed metric vector as named numpy scalars with the algorithm's dtypes."""

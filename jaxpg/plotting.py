@@ -1,4 +1,4 @@
-"""Learning curves over seeds: the mean, a standard-deviation band and the min-max range.
+"""Learning curves over seeds: smoothed means, a standard-deviation band, the raw values faint.
 
 NaN values (``episode_return`` before the first episode has finished) are left out: a seed
 without a value does not enter that iteration's statistics, and an iteration where no seed has
@@ -17,8 +17,27 @@ from typing import Any
 
 import numpy as np
 
-#: Metric panels drawn by default when present: seed 001's two curves (return and loss).
-DEFAULT_PANELS = ("episode_return", "policy_loss")
+#: Panels after the returns, in order, when the run has the metric: what tells a practitioner
+#: whether an update behaved (the step's KL, against its bound where there is one), whether the
+#: policy still explores (entropy), and how well the critic fits (value loss); then the rest.
+DIAGNOSTIC_PANELS = (
+    "kl",
+    "approx_kl",
+    "entropy",
+    "value_loss",
+    "clip_fraction",
+    "exploration_epsilon",
+    "policy_loss",
+)
+
+#: The returns panel's series: (metric, label, colour). Evaluation first: it is the policy's
+#: own performance on separate episodes; training returns mix exploration noise and the
+#: episodes that happened to end in an iteration.
+RETURN_SERIES = (
+    ("eval_greedy_return", "evaluation, greedy action", "C3"),
+    ("eval_return", "evaluation, sampled actions", "C1"),
+    ("episode_return", "training episodes", "C0"),
+)
 
 
 def seed_statistics(values: Any) -> dict[str, np.ndarray]:
@@ -35,20 +54,59 @@ def seed_statistics(values: Any) -> dict[str, np.ndarray]:
         }
 
 
+def smooth(values: Any, window: int) -> np.ndarray:
+    """Trailing moving average over the last axis, ignoring NaN (a NaN where the whole window
+    is NaN): the value at ``i`` averages the finite entries of ``[i - window + 1, i]``."""
+    values = np.asarray(values, dtype=np.float64)
+    if window <= 1:
+        return values.copy()
+    finite = np.isfinite(values)
+    filled = np.where(finite, values, 0.0)
+    zeros = np.zeros(values.shape[:-1] + (1,))
+    sums = np.cumsum(np.concatenate([zeros, filled], axis=-1), axis=-1)
+    counts = np.cumsum(np.concatenate([zeros, finite.astype(np.float64)], axis=-1), axis=-1)
+    index = np.arange(values.shape[-1])
+    lower = np.maximum(index + 1 - window, 0)
+    total = sums[..., index + 1] - sums[..., lower]
+    count = counts[..., index + 1] - counts[..., lower]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def smoothing_window(num_iterations: int) -> int:
+    """The moving-average window of the curves: about a twentieth of the run, at least 1."""
+    return max(1, num_iterations // 20)
+
+
+def choose_panels(metrics: dict[str, Any], limit: int = 3) -> list[str]:
+    """The diagnostic panels of a run (after the returns): `DIAGNOSTIC_PANELS` that it has,
+    in that order, at most ``limit``."""
+    return [name for name in DIAGNOSTIC_PANELS if name in metrics][:limit]
+
+
 def plot_learning_curve(
     metrics: dict[str, Any],
     path: str | os.PathLike,
-    panels: Sequence[str] = DEFAULT_PANELS,
+    panels: Sequence[str] | None = None,
     title: str | None = None,
+    bounds: dict[str, float] | None = None,
 ) -> None:
-    """Plots metrics per iteration against environment steps and saves the figure.
+    """Plots a run's returns and diagnostics against environment steps and saves the figure.
+
+    The first panel holds the returns: evaluation returns during training (greedy and
+    sampled, `jaxpg.config.BaseConfig.eval_every`) as points joined by lines, and the training
+    episodes' returns as a moving average (`smoothing_window`) with the raw values faint
+    behind it. The other panels show ``panels`` (default: `choose_panels`), smoothed the same
+    way, with a dashed line at ``bounds[name]`` (e.g. TRPO's ``max_kl``). With several seeds,
+    each curve is the mean over seeds with a ± std band.
 
     Args:
         metrics: metric name to array ``[num_seeds, num_iterations]`` (or ``[num_iterations]``);
             must hold ``env_steps``.
         path: the image file (``.png``; the format follows the extension).
-        panels: metric names, one panel each; missing ones are skipped.
+        panels: metric names after the returns, one panel each; missing ones are skipped.
         title: the figure title.
+        bounds: a horizontal reference line per metric name (drawn and labelled as a bound).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -58,42 +116,76 @@ def plot_learning_curve(
     arrays = {
         name: np.atleast_2d(np.asarray(value, dtype=np.float64)) for name, value in metrics.items()
     }
-    names = [name for name in panels if name in arrays] or [
-        name for name in arrays if name != "env_steps"
-    ][:1]
+    returns = [series for series in RETURN_SERIES if series[0] in arrays]
+    panels = choose_panels(arrays) if panels is None else [p for p in panels if p in arrays]
+    panels = [name for name in panels if name not in {s[0] for s in RETURN_SERIES}]
+    if not returns and not panels:
+        panels = [name for name in arrays if name != "env_steps"][:1]
+    count = (1 if returns else 0) + len(panels)
     steps = arrays["env_steps"].mean(axis=0)
-    figure = Figure(figsize=(5.0 * max(len(names), 1), 3.6), layout="constrained")
+    window = smoothing_window(steps.size)
+    columns = min(count, 2) if count > 2 else count
+    rows = -(-count // max(columns, 1))
+    figure = Figure(figsize=(5.2 * max(columns, 1), 3.6 * rows), layout="constrained")
     FigureCanvasAgg(figure)
-    for index, name in enumerate(names):
-        axes = figure.add_subplot(1, len(names), index + 1)
-        values = arrays[name]
-        stats = seed_statistics(values)
-        mean, std = stats["mean"], stats["std"]
-        num_seeds = values.shape[0]
-        if num_seeds > 1:
-            axes.fill_between(
-                steps,
-                stats["min"],
-                stats["max"],
-                alpha=0.15,
-                color="C0",
-                linewidth=0,
-                label="min-max",
-            )
-            axes.fill_between(
-                steps, mean - std, mean + std, alpha=0.3, color="C0", linewidth=0, label="± std"
-            )
-        axes.plot(
-            steps, mean, color="C0", label=f"mean of {num_seeds} seeds" if num_seeds > 1 else "seed"
-        )
-        axes.set_xlabel("environment steps")
+    index = 0
+    if returns:
+        index += 1
+        axes = figure.add_subplot(rows, columns, index)
+        for name, label, color in returns:
+            if name.startswith("eval_"):
+                _plot_points(axes, steps, arrays[name], color, label)
+            else:
+                _plot_smoothed(axes, steps, arrays[name], color, label, window)
+        axes.set_ylabel("episode return")
+        _finish(axes, legend=True)
+    for name in panels:
+        index += 1
+        axes = figure.add_subplot(rows, columns, index)
+        _plot_smoothed(axes, steps, arrays[name], "C0", name.replace("_", " "), window)
+        if bounds and name in bounds:
+            axes.axhline(bounds[name], color="C3", linestyle="--", linewidth=1, label="bound")
         axes.set_ylabel(name.replace("_", " "))
-        axes.grid(alpha=0.3)
-        if num_seeds > 1:
-            axes.legend(loc="best", fontsize="small")
+        _finish(axes, legend=bool(bounds and name in bounds) or arrays[name].shape[0] > 1)
     if title:
-        figure.suptitle(title)
+        seeds = arrays["env_steps"].shape[0]
+        smoothing = f"moving average of {window} iterations" if window > 1 else "no smoothing"
+        spread = f"; mean ± std over {seeds} seeds" if seeds > 1 else ""
+        figure.suptitle(f"{title}\n({smoothing}, raw values faint{spread})", fontsize="medium")
     figure.savefig(os.fspath(path), dpi=100)
+
+
+def _plot_smoothed(
+    axes: Any, steps: np.ndarray, values: np.ndarray, color: str, label: str, window: int
+) -> None:
+    """The raw mean over seeds, faint; its moving average; a ± std band over seeds."""
+    stats = seed_statistics(values)
+    axes.plot(steps, stats["mean"], color=color, alpha=0.25, linewidth=0.8)
+    mean = smooth(stats["mean"], window)
+    if values.shape[0] > 1:
+        std = smooth(stats["std"], window)
+        axes.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+    axes.plot(steps, mean, color=color, linewidth=1.6, label=label)
+
+
+def _plot_points(axes: Any, steps: np.ndarray, values: np.ndarray, color: str, label: str) -> None:
+    """Values recorded at some iterations only (NaN elsewhere): markers joined by lines, and
+    with several seeds a ± std band over them."""
+    stats = seed_statistics(values)
+    present = np.isfinite(stats["mean"])
+    if not present.any():
+        return
+    x, mean, std = steps[present], stats["mean"][present], stats["std"][present]
+    if values.shape[0] > 1:
+        axes.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
+    axes.plot(x, mean, color=color, marker="o", markersize=3.5, linewidth=1.4, label=label)
+
+
+def _finish(axes: Any, legend: bool) -> None:
+    axes.set_xlabel("environment steps")
+    axes.grid(alpha=0.3)
+    if legend:
+        axes.legend(loc="best", fontsize="small")
 
 
 def plot_sweep(

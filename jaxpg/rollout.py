@@ -226,13 +226,22 @@ def rollout(
 
 
 def sample_policy(
-    policy_apply: Callable[[Any, jax.Array], Any], params: Any, greedy: bool = False
+    policy_apply: Callable[[Any, jax.Array], Any], params: Any, greedy: Any = False
 ) -> PolicyFn:
-    """A `PolicyFn` that samples (or, with ``greedy``, takes the mode of) a policy network."""
+    """A `PolicyFn` that samples (or, with ``greedy``, takes the mode of) a policy network.
+
+    ``greedy``: a bool for the whole batch, or a ``[B]`` boolean array choosing per
+    environment (one rollout that plays sampled and greedy episodes side by side).
+    """
 
     def policy_fn(key: jax.Array, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         dist = policy_apply(params, obs)
-        action = dist.mode() if greedy else dist.sample(key)
+        if isinstance(greedy, bool):
+            action = dist.mode() if greedy else dist.sample(key)
+        else:
+            sample, mode = dist.sample(key), dist.mode()
+            mask = jnp.reshape(jnp.asarray(greedy), (-1,) + (1,) * (sample.ndim - 1))
+            action = jnp.where(mask, mode, sample)
         return action, dist.log_prob(action)
 
     return policy_fn

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxpg import parallel
+from jaxpg import evaluation, parallel
 from jaxpg import rollout as rollout_lib
 from jaxpg.algorithms.base import Algorithm
 from jaxpg.bookkeeping import Progress, StepCount, learn
@@ -107,7 +107,13 @@ class Trainer(NamedTuple):
 
     Attributes:
         init: ``key -> TrainState``.
-        run: ``(state, num_iterations) -> (state, metrics)``; metrics ``[num_iterations]``.
+        run: ``(state, num_iterations, first_iteration=0, last_iteration=None) -> (state,
+            metrics)``; metrics ``[num_iterations]``. With ``config.eval_every``, the policy
+            is evaluated after each iteration whose number, counted from ``first_iteration``
+            (a Python int, or an int32 that is not batched under vmap), is a multiple of
+            ``eval_every`` or equals ``last_iteration`` (default ``config.num_iterations``):
+            pass the state's iteration count when running in chunks whose lengths are not
+            multiples of ``eval_every``.
         algorithm: the `Algorithm` (its ``policy`` and ``critic`` are the trained networks).
         config: the config.
         template: ``batch_shape -> TrainState`` of `jax.ShapeDtypeStruct` leaves, the structure
@@ -270,8 +276,36 @@ def make_trainer(
         new_state = TrainState(constrain(agent, None), rollout_state, key, progress)
         return new_state, metrics
 
-    def run(state: TrainState, num_iterations: int) -> tuple[TrainState, dict[str, jax.Array]]:
-        return jax.lax.scan(iteration, state, None, num_iterations)
+    evaluate_params = (
+        evaluation.make_periodic_evaluation(config, env, env_params, algorithm.policy)
+        if config.eval_every
+        else None
+    )
+
+    def evaluated(state: TrainState) -> dict[str, jax.Array]:
+        return evaluate_params(state.agent.params, evaluation.evaluation_key(state.key))
+
+    def not_evaluated(state: TrainState) -> dict[str, jax.Array]:
+        return evaluation.no_evaluation_metrics()
+
+    def run(
+        state: TrainState,
+        num_iterations: int,
+        first_iteration: Any = 0,
+        last_iteration: Any = None,
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        if evaluate_params is None:
+            return jax.lax.scan(iteration, state, None, num_iterations)
+
+        def body(state: TrainState, index: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+            state, metrics = iteration(state, None)
+            # The schedule counts from ``first_iteration``, not from the (per-seed, so batched
+            # under vmap) counter in the state: an unbatched predicate keeps `lax.cond` a real
+            # branch under vmap instead of a select that would evaluate every iteration.
+            due = evaluation.evaluation_due(first_iteration + index + 1, config, last_iteration)
+            return state, {**metrics, **jax.lax.cond(due, evaluated, not_evaluated, state)}
+
+        return jax.lax.scan(body, state, jnp.arange(num_iterations))
 
     single = jax.eval_shape(init, jax.random.key(0))
 

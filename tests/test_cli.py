@@ -241,7 +241,7 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
     for program in ("_init_member", "run_chunk", "evaluate_seed"):
         assert any(program in entry for entry in os.listdir(cache)), program
     assert "maxent on GridWorld-v0: 3 iterations, 72 env steps per seed, 2 seeds" in out
-    assert "eval return (3 episodes per seed" in out and "compile" in out
+    assert "evaluation after training (3 episodes per seed" in out and "compile" in out
     assert "3/3" in err  # the progress bar
     assert sorted(os.listdir(run_dir)) == [
         "checkpoint.msgpack",
@@ -510,9 +510,9 @@ def test_summary_and_progress_bar_skip_seeds_with_no_finished_episode(capsys):
     json.dumps(summary, allow_nan=False)
     outputs.print_summary(run, summary)
     assert (
-        "final return (last iteration): n/a, no episode has finished yet" in capsys.readouterr().out
+        "training episodes (last iteration): n/a, no episode has finished yet" in capsys.readouterr().out
     )
-    assert outputs.progress_postfix(run, np.full(4, np.nan)) == {"return": "n/a"}
+    assert outputs.progress_postfix(run, np.full(4, np.nan)) == {"train": "n/a"}
 
     run.history["episode_return"][1:, 0] = [np.nan, 20.0, 30.0]
     summary = outputs.make_summary(run, None, [], False, seconds)
@@ -523,7 +523,7 @@ def test_summary_and_progress_bar_skip_seeds_with_no_finished_episode(capsys):
 
     run.seeds, run.sweep = [0, 1], cli.Sweep(("learning_rate",), ((0.1,), (0.2,)))
     assert outputs.progress_postfix(run, np.array([np.nan, np.nan, 20.0, np.nan])) == {
-        "return": "20",
+        "train": "20",
         "best": "20",
     }
     summary = outputs.make_summary(run, None, [], False, seconds)
@@ -789,4 +789,7 @@ def test_a_preset_is_the_starting_point_and_set_overrides_it(tmp_path, capsys):
     plain = cli_runs.setup_new_run(
         build_parser().parse_args(["train", "ppo", "--env", "CartPole-v1", "--out", str(tmp_path)])
     )
-    assert plain.config == jaxpg.PPOConfig()  # no preset: the config's own defaults
+    # No preset: the config's own defaults, and the CLI's evaluation during training (about
+    # ten evaluations per run).
+    defaults = jaxpg.PPOConfig()
+    assert plain.config == defaults.replace(eval_every=-(-defaults.num_iterations // 10))

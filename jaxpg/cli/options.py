@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,6 +19,8 @@ ALGORITHM_NAMES = ("vpg", "maxent", "a2c", "trpo", "npg", "ppo")
 
 #: Default number of chunks (progress updates and checkpoints) in a run.
 TARGET_CHUNKS = 20
+#: Evaluations during a CLI run, unless told otherwise (`default_eval_every`).
+TARGET_EVALUATIONS = 10
 
 
 EXIT_USAGE = 2
@@ -208,9 +211,14 @@ def build_config(
     total_timesteps: int | None = None,
     num_envs: int | None = None,
     preset: dict[str, Any] | None = None,
+    eval_every: int | None = None,
 ) -> Any:
     """The validated config for a CLI algorithm name, ``--set`` values and flags, on top of
     ``preset`` (an environment's tuned fields, `jaxpg.presets`).
+
+    Evaluation during training is on by default in the CLI: unless ``eval_every``
+    (``--eval-every``), ``--set eval_every=...`` or the preset fixes it, the policy is
+    evaluated `TARGET_EVALUATIONS` times per run (`default_eval_every`).
 
     Raises:
         CLIError: unknown algorithm (lists the valid ones), unknown field (lists the known
@@ -222,6 +230,7 @@ def build_config(
     for flag, name, value in (
         ("--total-timesteps", "total_timesteps", total_timesteps),
         ("--num-envs", "num_envs", num_envs),
+        ("--eval-every", "eval_every", eval_every),
     ):
         if value is not None:
             if name in sets:
@@ -237,10 +246,17 @@ def build_config(
     values = {**defaults, **(preset or {}), **coerce_sets(algorithm, sets)}
     try:
         config = config_class(**values)
+        if "eval_every" not in values:
+            config = config.replace(eval_every=default_eval_every(config.num_iterations))
         config.validate()
     except (ValueError, TypeError) as error:
         raise CLIError(f"invalid {algorithm} config: {error}") from None
     return config
+
+
+def default_eval_every(num_iterations: int) -> int:
+    """The CLI's evaluation period: `TARGET_EVALUATIONS` evaluations per run (and the last)."""
+    return max(1, math.ceil(num_iterations / TARGET_EVALUATIONS))
 
 
 def check_count(name: str, value: int | None, low: int) -> None:

@@ -143,10 +143,12 @@ def write_outputs(run: Run, summary: dict[str, Any], metrics: bool = True) -> No
         if run.sweep is not None:
             _write_sweep_outputs(run, summary, seeds)
             return
+        max_kl = getattr(run.config, "max_kl", None)
         plot_learning_curve(
             run.history,
             os.path.join(run.out_dir, CURVE_FILE),
             title=f"{run.algorithm} on {run.env_id} ({seeds})",
+            bounds=None if max_kl is None else {"kl": float(max_kl)},
         )
 
 
@@ -190,15 +192,50 @@ def make_summary(
         summary["eval_return_mean"] = float(returns.mean())
         summary["eval_return_std"] = float(returns.std())
         summary["eval_return_per_seed"] = [float(value) for value in returns.mean(axis=1)]
+    if run.history and "eval_return" in run.history:
+        latest = latest_evaluation(run.history, run.config.eval_episodes)
+        if latest is not None:
+            summary["training_eval"] = latest
     summary.update({name: round(value, 3) for name, value in seconds.items()})
     return summary
 
 
+def latest_evaluation(history: dict[str, Any], episodes: int) -> dict[str, Any] | None:
+    """The last evaluation during training in ``history`` (``[members, iterations]`` arrays
+    with `jaxpg.evaluation.EVAL_METRICS`), or None before the first: where it was (iteration
+    index from 1 within ``history``, env steps per seed), and for sampled and greedy actions
+    the mean and standard deviation over every seed's episodes, and each seed's mean."""
+    import numpy as np
+
+    evaluated = np.flatnonzero(np.isfinite(history["eval_return"]).all(axis=0))
+    if evaluated.size == 0:
+        return None
+    column = int(evaluated[-1])
+    record: dict[str, Any] = {
+        "history_index": column,
+        "env_steps_per_seed": int(round(float(history["env_steps"][0, column]))),
+        "episodes_per_seed": int(episodes),
+    }
+    for kind, prefix in (("sampled", "eval_return"), ("greedy", "eval_greedy_return")):
+        means = np.asarray(history[prefix][:, column], np.float64)
+        stds = np.asarray(history[f"{prefix}_std"][:, column], np.float64)
+        grand = means.mean()
+        # Every seed plays as many episodes: the pooled spread of all of them.
+        pooled = float(np.sqrt(np.mean(stds**2 + (means - grand) ** 2)))
+        record[kind] = {
+            "mean": float(grand),
+            "std": pooled,
+            "per_seed": [float(value) for value in means],
+        }
+    return record
+
+
 def _final_return_text(summary: dict[str, Any]) -> str:
-    """The final-return line: mean over the seeds that have finished an episode."""
+    """The training-episodes line: the episodes that ended in the last iteration (mean over
+    the seeds that have finished one): exploration included, not an evaluation."""
     mean, per_seed = summary["final_return_mean"], summary["final_return_per_seed"]
     if mean is None:
-        return "final return (last iteration): n/a, no episode has finished yet"
+        return "training episodes (last iteration): n/a, no episode has finished yet"
     finished = [value for value in per_seed if value is not None]
     spread = ""
     if len(finished) > 1:
@@ -206,7 +243,24 @@ def _final_return_text(summary: dict[str, Any]) -> str:
     if len(finished) < len(per_seed):
         unfinished = len(per_seed) - len(finished)
         spread += f" ({unfinished} seed{'s' if unfinished > 1 else ''} with no finished episode)"
-    return f"final return (last iteration, mean over seeds): {mean:.4g}{spread}"
+    return (
+        f"training episodes (those that ended in the last iteration, exploring; mean over "
+        f"seeds): {mean:.4g}{spread}"
+    )
+
+
+def _training_eval_text(run: Run, summary: dict[str, Any]) -> str:
+    """The line of the last evaluation during training."""
+    record = summary["training_eval"]
+    iteration = run.iterations_done - next(iter(run.history.values())).shape[1]
+    iteration += record["history_index"] + 1
+    sampled, greedy = record["sampled"], record["greedy"]
+    return (
+        f"evaluation during training (the last, after iteration {iteration}, "
+        f"{record['env_steps_per_seed']:,} env steps; {record['episodes_per_seed']} episodes "
+        f"per seed each): greedy {greedy['mean']:.4g} ± {greedy['std']:.3g}, sampled "
+        f"{sampled['mean']:.4g} ± {sampled['std']:.3g}"
+    )
 
 
 def print_summary(run: Run, summary: dict[str, Any]) -> None:
@@ -226,14 +280,17 @@ def print_summary(run: Run, summary: dict[str, Any]) -> None:
     ]
     if "sweep" in summary:
         lines.append(_sweep_text(run, summary))
-    if "final_return_mean" in summary:
-        lines.append(_final_return_text(summary))
+    # Evaluations first (the policy on episodes of its own), then the training episodes.
     if "eval_return_mean" in summary:
         lines.append(
-            f"eval return ({summary['eval_episodes_per_seed']} episodes per seed, "
+            f"evaluation after training ({summary['eval_episodes_per_seed']} episodes per seed, "
             f"sampled actions): {summary['eval_return_mean']:.4g} "
             f"± {summary['eval_return_std']:.3g}"
         )
+    if "training_eval" in summary:
+        lines.append(_training_eval_text(run, summary))
+    if "final_return_mean" in summary:
+        lines.append(_final_return_text(summary))
     rate = (
         f", {summary['env_steps_per_second'] / 1e3:.3g}k env steps/s"
         if summary.get("env_steps_per_second")
@@ -311,13 +368,19 @@ def _write_sweep_outputs(run: Run, summary: dict[str, Any], seeds: str) -> None:
     )
 
 
-def progress_postfix(run: Run, returns: Any) -> dict[str, str]:
-    """The bar's postfix: the latest return, mean over the members that have finished an
-    episode ("n/a" before any has), and the best grid point's in a sweep."""
+def progress_postfix(run: Run, returns: Any, evaluation: Any = None) -> dict[str, str]:
+    """The bar's postfix: the latest evaluation during training (``evaluation``: sampled and
+    greedy returns per member, or None before the first), then the latest training episodes'
+    return (mean over the members that have finished an episode, "n/a" before any has), and
+    the best grid point's in a sweep."""
     import numpy as np
 
     returns = np.asarray(returns, np.float64)
-    postfix = {"return": _format_mean(returns)}
+    postfix = {}
+    if evaluation is not None:
+        postfix["eval greedy"] = _format_mean(np.asarray(evaluation[1], np.float64))
+        postfix["eval"] = _format_mean(np.asarray(evaluation[0], np.float64))
+    postfix["train"] = _format_mean(returns)
     if run.sweep is not None:
         rows = [row[np.isfinite(row)] for row in returns.reshape(len(run.sweep.points), -1)]
         means = [row.mean() for row in rows if row.size]

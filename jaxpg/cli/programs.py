@@ -15,20 +15,26 @@ from jaxpg.cli.options import run_keys
 
 
 def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
-    """``run_chunk(states, num_iterations) -> (states, metrics)``, vmapped over seeds.
+    """``run_chunk(states, first_iteration, last_iteration, num_iterations) -> (states,
+    metrics)``, vmapped over seeds.
 
     ``states`` is a `TrainState` batched over seeds; ``num_iterations`` (a traced int32 scalar,
     shared by the seeds, at most ``chunk_size``) iterations run and the rest of the
     ``chunk_size``-long scan is skipped by `lax.cond`, so one compiled program serves every
-    chunk. ``metrics`` leaves are ``[num_seeds, chunk_size]``; entries past ``num_iterations``
-    are zeros.
+    chunk. ``first_iteration`` (int32, shared): the iterations done before the chunk, which
+    place it in the evaluation schedule (``config.eval_every``); ``last_iteration``: the run's
+    last iteration, evaluated as well (an input, so that a resume with a new total reuses the
+    program). ``metrics`` leaves are
+    ``[num_seeds, chunk_size]``; entries past ``num_iterations`` are zeros.
     """
     import jax
 
-    def run_chunk(state, num_iterations):
-        return _run_chunk(trainer, chunk_size, state, num_iterations)
+    def run_chunk(state, first_iteration, last_iteration, num_iterations):
+        return _run_chunk(
+            trainer, chunk_size, state, first_iteration, last_iteration, num_iterations
+        )
 
-    return jax.vmap(run_chunk, in_axes=(0, None))
+    return jax.vmap(run_chunk, in_axes=(0, None, None, None))
 
 
 def make_sweep_chunk_runner(config: Any, env: Any, env_params: Any, chunk_size: int) -> Any:
@@ -44,29 +50,38 @@ def make_sweep_chunk_runner(config: Any, env: Any, env_params: Any, chunk_size: 
 
     from jaxpg.train import make_trainer
 
-    def sweep_chunk(state, values, num_iterations):
+    def sweep_chunk(state, values, first_iteration, last_iteration, num_iterations):
         trainer = make_trainer(dataclasses.replace(config, **values), env, env_params)
-        return _run_chunk(trainer, chunk_size, state, num_iterations)
+        return _run_chunk(
+            trainer, chunk_size, state, first_iteration, last_iteration, num_iterations
+        )
 
-    return jax.vmap(sweep_chunk, in_axes=(0, 0, None))
+    return jax.vmap(sweep_chunk, in_axes=(0, 0, None, None, None))
 
 
-def _run_chunk(trainer: Any, chunk_size: int, state: Any, num_iterations: Any) -> Any:
+def _run_chunk(
+    trainer: Any,
+    chunk_size: int,
+    state: Any,
+    first_iteration: Any,
+    last_iteration: Any,
+    num_iterations: Any,
+) -> Any:
     """One member's chunk: ``num_iterations`` of a ``chunk_size``-long scan, the rest skipped."""
     import jax
     import jax.numpy as jnp
 
-    def one_iteration(state):
-        state, metrics = trainer.run(state, 1)
+    def one_iteration(state, index):
+        state, metrics = trainer.run(state, 1, first_iteration + index, last_iteration)
         return state, jax.tree.map(lambda metric: metric[0], metrics)
 
-    metric_shapes = jax.eval_shape(one_iteration, state)[1]
+    metric_shapes = jax.eval_shape(one_iteration, state, 0)[1]
 
-    def skip(state):
+    def skip(state, index):
         return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
 
     def body(state, index):
-        return jax.lax.cond(index < num_iterations, one_iteration, skip, state)
+        return jax.lax.cond(index < num_iterations, one_iteration, skip, state, index)
 
     return jax.lax.scan(body, state, jnp.arange(chunk_size))
 

@@ -100,7 +100,7 @@ class JaxRunner:
         from jaxpg.train import COMPILER_OPTIONS
 
         program = jax.jit(program, compiler_options=COMPILER_OPTIONS)
-        return key, lambda: program.lower(state, *self._inputs(), count)
+        return key, lambda: program.lower(state, *self._inputs(), count, count, count)
 
     def _eval_lowering(self, params: Any, episodes: int, greedy: bool) -> tuple[tuple, Any]:
         return eval_lowering(
@@ -169,7 +169,13 @@ class JaxRunner:
         import numpy as np
 
         program = self._compile({"train chunk": self._chunk_lowering(state)})[0]["train chunk"]
-        state, metrics = wait(program(state, *self._inputs(), np.int32(count)))
+        # The iterations done so far (the same for every member): where the chunk stands in
+        # the run's evaluation schedule (`BaseConfig.eval_every`).
+        first = np.asarray(jax.device_get(state.progress.iteration)).reshape(-1)[0]
+        last = np.int32(self.config.num_iterations)
+        state, metrics = wait(
+            program(state, *self._inputs(), np.int32(first), last, np.int32(count))
+        )
         metrics = {
             name: np.asarray(value)[:, :count] for name, value in jax.device_get(metrics).items()
         }

@@ -78,6 +78,7 @@ def setup_new_run(args: argparse.Namespace) -> Run:
         args.total_timesteps,
         args.num_envs,
         preset.fields if preset else None,
+        getattr(args, "eval_every", None),
     )
     if preset is not None:
         shown = ", ".join(f"{k}={v}" for k, v in {**preset.fields, **preset.env_kwargs}.items())
@@ -288,6 +289,7 @@ def _resume_changes(args: argparse.Namespace, run: Run) -> list[str]:
     for name, value in sets.items():
         compare(f"--set {name}", getattr(run.config, name), value)
     compare("--num-envs", run.config.num_envs, args.num_envs)
+    compare("--eval-every", run.config.eval_every, getattr(args, "eval_every", None))
     compare("--seed", run.seeds[0], args.seed)
     compare("--seeds", len(run.seeds), args.seeds)
     if args.sweep is not None:
