@@ -97,6 +97,17 @@ def _add_train_parser(subparsers: Any) -> None:
         help="episodes per seed for the final evaluation; 0 skips it (100)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--logger",
+        default="csv",
+        metavar="NAMES",
+        help="where the per-iteration metrics go, against env steps, comma-separated: csv "
+        "(metrics.csv in the run directory, always written), tensorboard (event files in "
+        "DIR/tensorboard/, a run per seed, or per grid point and seed of a sweep; needs "
+        "tensorboardX), wandb (a Weights & Biases run with the config, files in DIR/wandb/; "
+        "project $WANDB_PROJECT or jaxpg, WANDB_MODE=offline to log without a network; "
+        "needs wandb); e.g. csv,tensorboard (default: csv)",
+    )
 
 
 def _add_eval_parser(subparsers: Any) -> None:

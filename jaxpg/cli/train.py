@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from jaxpg.cli.options import EXIT_INTERRUPTED, check_count
+from jaxpg.cli.options import EXIT_INTERRUPTED, CLIError, check_count
 from jaxpg.cli.outputs import (
     make_summary,
     print_summary,
@@ -28,6 +28,7 @@ from jaxpg.cli.runs import setup_new_run, setup_resume
 def train_command(args: argparse.Namespace) -> int:
     """``jaxpg train``: a new run or ``--resume``; see `jaxpg.cli` for what it does and writes."""
     started = time.perf_counter()
+    _check_loggers(args)
     check_count("--eval-episodes", args.eval_episodes, 0)
     run = setup_resume(args) if args.resume else setup_new_run(args)
     try:
@@ -92,6 +93,9 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
             )
         return EXIT_INTERRUPTED
 
+    from jaxpg.loggers import close_loggers, log_chunk
+
+    loggers = _start_loggers(run, args)
     start_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
     train_start = time.perf_counter()
     interrupted = False
@@ -124,10 +128,12 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
                 save_checkpoint(run, state, history)
                 run.state, run.history = state, history
                 run.iterations_done += count
+                log_chunk(loggers, metrics)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
+        close_loggers(loggers)
     train_seconds = time.perf_counter() - train_start
 
     returns = None
@@ -208,3 +214,64 @@ def _append(history: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
     if not history:
         return dict(metrics)
     return {name: np.concatenate([history[name], metrics[name]], axis=1) for name in metrics}
+
+
+def _check_loggers(args: argparse.Namespace) -> None:
+    """Refuses an unknown ``--logger`` name or a logger whose library is missing, before
+    anything imports jax or trains.
+
+    Raises:
+        CLIError: the name and the known ones, or the pip command of the missing library.
+    """
+    from jaxpg.loggers import check_logger_names
+
+    try:
+        check_logger_names(getattr(args, "logger", "csv"))
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+
+
+def _start_loggers(run: Run, args: argparse.Namespace) -> list[Any]:
+    """The ``--logger`` loggers of the run (`jaxpg.loggers.make_loggers`): none for ``csv``,
+    which is metrics.csv, written from the whole history. A sweep's members are
+    ``point_<g>_seed_<s>`` (grid point ``g`` of sweep.csv), with their swept values as
+    TensorBoard hyperparameters.
+
+    Raises:
+        CLIError: a logger could not start (e.g. W&B without a login; its message).
+    """
+    from jaxpg.loggers import make_loggers, parse_logger_names
+
+    names = [name for name in parse_logger_names(getattr(args, "logger", "csv")) if name != "csv"]
+    if not names:
+        return []
+    config = {"algorithm": run.algorithm, "env_id": run.env_id, "env_kwargs": run.env_kwargs}
+    config.update(run.config.to_dict())
+    config["seeds"] = list(run.seeds)
+    members = None
+    if run.sweep is not None:
+        config["sweep"] = run.sweep.to_dict()
+        members = {
+            f"point_{point}_seed_{seed}": {**run.sweep.values(point), "seed": seed}
+            for point in range(len(run.sweep.points))
+            for seed in run.seeds
+        }
+    try:
+        loggers = make_loggers(names, run.out_dir, config, run.seeds, members=members)
+    except Exception as error:  # the library's own errors (a W&B login, a network)
+        raise CLIError(
+            f"--logger {','.join(names)}: could not start: {error} ({run.out_dir} holds a "
+            f"checkpoint: `jaxpg train --resume {run.out_dir}` continues the run)"
+        ) from None
+    print(
+        f"logging metrics to {' and '.join(names)} "
+        f"({', '.join(_logger_place(run, name) for name in names)})",
+        file=sys.stderr,
+    )
+    return loggers
+
+
+def _logger_place(run: Run, name: str) -> str:
+    if name == "tensorboard":
+        return f"tensorboard --logdir {os.path.join(run.out_dir, 'tensorboard')}"
+    return f"W&B files in {os.path.join(run.out_dir, 'wandb')}"
