@@ -50,6 +50,8 @@ SEED001_CONFIG = jaxpg.VPGConfig(
     num_envs=10,
     num_steps=300,
     learning_rate=1e-2,
+    baseline=False,  # the seed's estimator, as its PyTorch re-creation computes it
+    normalize_advantages=False,
 )
 SEED003_CONFIG = jaxpg.VPGConfig(
     num_envs=10, num_steps=500, gamma=1.0, hidden_sizes=(32,), learning_rate=1e-2
@@ -71,7 +73,9 @@ class JaxTiming(NamedTuple):
 
 def time_jaxpg(config: jaxpg.VPGConfig, env_id: str, iterations: int, repeats: int) -> JaxTiming:
     """Times ``iterations`` training iterations of ``config`` in one jitted ``trainer.run``."""
-    env, env_params = jaxpg.make_env(env_id)
+    # Seed 001 observes raw (row, col) coordinates, as its PyTorch re-creation does.
+    options = {"observation": "coordinates"} if env_id == "GridWorld-v0" else {}
+    env, env_params = jaxpg.make_env(env_id, **options)
     trainer = make_trainer(config, env, env_params)
     init = jax.jit(trainer.init)
     timing, _ = common.compile_and_time(

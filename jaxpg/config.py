@@ -65,6 +65,16 @@ def interval(low: float, high: float = math.inf, *, low_open: bool = False) -> C
     return check
 
 
+def optional(check: Check) -> Check:
+    """``check``, or None (a default resolved from other fields)."""
+
+    def check_optional(name: str, value: Any) -> None:
+        if value is not None:
+            check(name, value)
+
+    return check_optional
+
+
 def integer(low: int, high: float = math.inf) -> Check:
     """A check that a value is an integer in ``[low, high]``."""
 

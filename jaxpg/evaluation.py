@@ -182,7 +182,9 @@ def episode_returns(
 EVAL_METRICS = ("eval_return", "eval_return_std", "eval_greedy_return", "eval_greedy_return_std")
 
 # Folded into the training key at an evaluation: evaluation keys never come from the training
-# stream's splits, so a run's training is the same with evaluation on or off.
+# stream's splits, so a run's training is the same with evaluation on or off. (With JAX's
+# partitionable threefry, fold_in(key, i) can equal split(key, n)[i]; the carried key is only
+# ever split in 3 (`jaxpg.train.iteration_keys`), far below this constant.)
 _EVAL_STREAM = 0x6576616C
 
 

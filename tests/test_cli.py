@@ -161,7 +161,7 @@ def test_build_config_errors_name_the_problem():
         ),
         (
             ["train", "vpg", "--env", "CartPole-v1", "--sweep", "lr=0.1,-1"],
-            "--sweep learning_rate=-1: invalid vpg config: learning_rate=-1.0 is out of range",
+            "--sweep learning_rate=-1: invalid vpg config: learning_rate=-1 is out of range",
         ),
         (
             ["train", "vpg", "--env", "CartPole-v1", "--sweep", "lr=0.1", "--set", "lr=0.1"],
@@ -510,7 +510,8 @@ def test_summary_and_progress_bar_skip_seeds_with_no_finished_episode(capsys):
     json.dumps(summary, allow_nan=False)
     outputs.print_summary(run, summary)
     assert (
-        "training episodes (last iteration): n/a, no episode has finished yet" in capsys.readouterr().out
+        "training episodes (last iteration): n/a, no episode has finished yet"
+        in capsys.readouterr().out
     )
     assert outputs.progress_postfix(run, np.full(4, np.nan)) == {"train": "n/a"}
 

@@ -120,7 +120,7 @@ def test_gridworld_reset_observation_after_end_is_start_cell():
     env, params = _short("GridWorld-v0")
     obs, next_obs, _, terminated, truncated, final_obs = _run(env, params, jax.random.key(5), 20, 4)
     done = np.asarray(truncated)
-    start = np.asarray(params.start, np.float32)
+    start = np.asarray(env.observe_cell(*np.asarray(params.start)), np.float32)
     for row in np.asarray(next_obs)[done]:
         np.testing.assert_array_equal(row, start)
 

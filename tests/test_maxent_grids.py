@@ -4,8 +4,9 @@ gridworlds, and ``jaxpg eval``'s exact returns of a gridworld run.
 Criterion (as in test_learning): the trained policy's exact entropy-augmented return from the
 start cell (`policy_evaluation`, not sampled), over the episode's horizon with the config's
 discount and alpha, is at least 95% of the way from the uniform policy's to the soft optimum
-(`value_iteration`). The defaults are those of ``jaxpg train maxent --env GridWorld-v0``:
-`jaxpg.presets.config`, which gives the config and the environment options.
+(`value_iteration`). The defaults are those of ``jaxpg train maxent --env GridWorld-v0``
+(`jaxpg.presets.config`, which gives the config and the environment options), and those of a
+bare ``VPGConfig(entropy_alpha=1.0)`` on ``make_env("GridWorld-v0", grid=..., start=...)``.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -82,10 +83,24 @@ def _compiled_training(config, env_kwargs, grids, key):
     return env, env_params, lowered.compile(), (keys, batched_params)
 
 
-@pytest.mark.slow
-def test_maxent_defaults_reach_the_soft_optimum_on_random_grids(quick_compile):
+def _cli_maxent():
     config, env_kwargs = jaxpg.presets.config("maxent", "GridWorld-v0")
     assert config.entropy_alpha > 0 and config.exploration == "seed"  # seed 001's algorithm
+    return config, env_kwargs
+
+
+def _bare_vpg():
+    # VPGConfig's own defaults with a temperature (seed 003's rollouts and network; a baseline
+    # and normalised advantages because entropy_alpha > 0) on make_env's default observation.
+    config = jaxpg.VPGConfig(entropy_alpha=1.0)
+    assert config.uses_baseline and config.uses_normalized_advantages
+    return config, {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defaults", [_cli_maxent, _bare_vpg], ids=["cli-maxent", "VPGConfig"])
+def test_maxent_defaults_reach_the_soft_optimum_on_random_grids(quick_compile, defaults):
+    config, env_kwargs = defaults()
     rng = np.random.default_rng(2026)
     grids = {size: [draw_grid(rng, size) for _ in range(GRIDS_PER_SIZE)] for size in SIZES}
     # XLA compiles outside the GIL: the four programs compile two at a time.

@@ -119,6 +119,27 @@ def test_sweep_over_traced_floats_compiles_once():
     _assert_trees_close(lone.params, jax.tree.map(lambda x: x[2], result.params))
 
 
+def test_a_sweep_over_the_temperature_matches_separate_runs_with_entropy_defaults():
+    # VPGConfig's baseline, advantage normalisation and step size default on entropy_alpha > 0;
+    # traced, they are decided per member at run time, as a separate run decides them.
+    env, params = jaxpg.make_env("CartPole-v1")
+    config = jaxpg.VPGConfig(num_envs=4, num_steps=16, total_timesteps=4 * 16 * 3)
+    keys = jax.random.split(jax.random.key(1), 2)
+    alphas = jnp.array([0.0, 0.5])
+
+    def train_with(key, alpha):
+        return jaxpg.make_train(config.replace(entropy_alpha=alpha), env, params)(key)
+
+    swept = jax.jit(jax.vmap(train_with))(keys, alphas)
+    for index, alpha in enumerate([0.0, 0.5]):
+        lone_config = config.replace(entropy_alpha=alpha)
+        assert lone_config.uses_baseline == (alpha > 0)
+        lone = jax.jit(jaxpg.make_train(lone_config, env, params))(keys[index])
+        _assert_trees_close(
+            lone.params["policy"], jax.tree.map(lambda x, i=index: x[i], swept.params["policy"])
+        )
+
+
 def test_rollout_trajectory_shapes_and_next_obs():
     env, params = jaxpg.make_env("CartPole-v1")
     state = rollout_lib.reset(jax.random.key(0), env, params, 6)

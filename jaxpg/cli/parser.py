@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from jaxpg.cli.options import ALGORITHM_NAMES, TARGET_CHUNKS
+from jaxpg.cli.options import ALGORITHM_NAMES, TARGET_CHUNKS, TARGET_EVALUATIONS
 from jaxpg.cli.sweep import SWEEP_ALIASES
 
 
@@ -90,11 +90,19 @@ def _add_train_parser(subparsers: Any) -> None:
         f"1/{TARGET_CHUNKS} of the run)",
     )
     parser.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="K",
+        help="evaluate the policy during training after every K-th iteration and the last "
+        "(eval_episodes episodes with sampled and as many with greedy actions, on separate "
+        f"environments; default: about {TARGET_EVALUATIONS} times per run; 0: never)",
+    )
+    parser.add_argument(
         "--eval-episodes",
         type=int,
         default=100,
         metavar="N",
-        help="episodes per seed for the final evaluation; 0 skips it (100)",
+        help="episodes per seed for the final evaluation after training; 0 skips it (100)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(

@@ -30,6 +30,7 @@ def train_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _check_loggers(args)
     check_count("--eval-episodes", args.eval_episodes, 0)
+    check_count("--eval-every", args.eval_every, 0)
     run = setup_resume(args) if args.resume else setup_new_run(args)
     try:
         status = _train(run, args, started)
@@ -110,9 +111,12 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
         dynamic_ncols=True,
     )
 
+    # The latest evaluation during training (sampled, greedy returns per member), if any.
+    latest_eval: list[Any] = [None]
+
     def progress(units: int, returns: Any, seed_index: int | None) -> None:
         bar.update(units)
-        postfix = progress_postfix(run, returns)
+        postfix = progress_postfix(run, returns, latest_eval[0])
         if seed_index is not None and len(run.seeds) > 1:
             postfix["seed"] = str(run.seeds[seed_index])
         bar.set_postfix(postfix)
@@ -121,6 +125,10 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
         while run.iterations_done < target:
             count = min(run.chunk_size, target - run.iterations_done)
             state, metrics = run.runner.run_chunk(run.state, count, progress)
+            if _note_evaluation(latest_eval, metrics):
+                bar.set_postfix(
+                    progress_postfix(run, metrics["episode_return"][:, -1], latest_eval[0])
+                )
             history = _append(run.history, metrics)
             # The checkpoint and the run's record change together: after Ctrl-C the metrics
             # and curve written below describe exactly the checkpoint on disk.
@@ -168,6 +176,21 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
         )
         return EXIT_INTERRUPTED
     return 0
+
+
+def _note_evaluation(latest: list[Any], metrics: dict[str, Any]) -> bool:
+    """Keeps the chunk's last evaluation during training in ``latest[0]`` (sampled and greedy
+    returns per member); True when the chunk had one."""
+    import numpy as np
+
+    if "eval_return" not in metrics:
+        return False
+    evaluated = np.flatnonzero(np.isfinite(metrics["eval_return"]).all(axis=0))
+    if evaluated.size == 0:
+        return False
+    column = evaluated[-1]
+    latest[0] = (metrics["eval_return"][:, column], metrics["eval_greedy_return"][:, column])
+    return True
 
 
 @contextlib.contextmanager

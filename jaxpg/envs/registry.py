@@ -22,7 +22,7 @@ def _cartpole(max_steps_in_episode: int) -> Any:
 
 
 def _gridworld(
-    grid: Any = None, start: Any = None, max_steps: int = 300, observation: str = "coordinates"
+    grid: Any = None, start: Any = None, max_steps: int = 300, observation: str = "one_hot"
 ) -> Any:
     from jaxpg.envs.gridworld import GridWorld
 
@@ -80,8 +80,9 @@ def make_env(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
             environment or ``"playground:<name>"`` for a MuJoCo Playground one (optional
             extras; see `jaxpg.envs.brax`).
         **kwargs: environment options, e.g. for GridWorld ``grid``, ``start``, ``max_steps``
-            and ``observation`` (``"coordinates"`` or ``"one_hot"``); for Brax ``backend``
-            (``"generalized"``, ``"positional"``, ``"spring"``, ``"mjx"``) and ``max_steps``.
+            and ``observation`` (``"one_hot"``, the default, or ``"coordinates"``); for Brax
+            ``backend`` (``"generalized"``, ``"positional"``, ``"spring"``, ``"mjx"``) and
+            ``max_steps``.
 
     Returns:
         ``(env, env_params)`` following the gymnax 1.0 `Environment` API.
