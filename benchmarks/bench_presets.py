@@ -224,7 +224,7 @@ def write_results(records: list[dict[str, Any]], machine: dict[str, Any]) -> Non
     body = (
         "## The README's learning claims with the CLI's defaults\n\n"
         + section_preamble(machine)
-        + "\n\nEach row: the config and environment that the command builds with no other option "
+        + "\nEach row: the config and environment that the command builds with no other option "
         "(its preset where `jaxpg list presets` shows one, the CLI's evaluation during "
         "training), the CLI's seed keys; JAX environments train their seeds in one vmapped "
         "call, gymnasium ones in turn on the host. After training: 100 sampled and 100 greedy "

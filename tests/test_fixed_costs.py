@@ -84,6 +84,43 @@ def test_ctrl_c_during_compilation_stops_at_once_and_leaves_no_run(tmp_path):
     assert waited < 5.0, f"exited {waited:.1f} s after Ctrl-C"
 
 
+def test_a_ctrl_c_that_python_drops_in_a_gc_callback_still_stops_the_waits():
+    # Python runs the SIGINT handler in whatever Python code the main thread is in; raised in a
+    # garbage-collection callback (JAX registers one), the KeyboardInterrupt is printed and
+    # dropped. This reproduces that, then checks that the CLI's waits raise it anyway.
+
+    def interrupt_during_gc(phase, info):
+        if phase == "start":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ready = jax.numpy.ones(3)
+    # Python's own handler, also where the test process started with SIGINT ignored (a
+    # background job).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _dropped_interrupt_is_raised_by_the_waits(interrupt_during_gc, ready)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _dropped_interrupt_is_raised_by_the_waits(interrupt_during_gc, ready):
+    import gc
+
+    with programs.interrupt_handler():
+        gc.callbacks.append(interrupt_during_gc)
+        try:
+            gc.collect()  # the handler runs inside the callback: the exception is dropped
+        finally:
+            gc.callbacks.remove(interrupt_during_gc)
+        with pytest.raises(KeyboardInterrupt):
+            programs.wait(ready)
+        with pytest.raises(KeyboardInterrupt):
+            programs.compile_all({})
+        programs.interrupt_handled()
+        programs.wait(ready)  # handled: waits work again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_resume_of_a_run_without_checkpoint_says_what_happened(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"algorithm": "trpo"}))
     assert cli.main(["train", "--resume", str(tmp_path)]) == 2

@@ -149,20 +149,22 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0; 2 for usage errors; 130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            return train_command(args)
-        if args.command == "list":
-            from jaxpg.cli.listing import list_command
+    from jaxpg.cli.programs import exit_if_abandoned, interrupt_handled, interrupt_handler
 
-            return list_command(args)
-        return eval_command(args)
-    except CLIError as error:
-        print(f"jaxpg: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # outside the training loop, which handles its own
-        print("jaxpg: interrupted", file=sys.stderr)
-        from jaxpg.cli.programs import exit_if_abandoned
+    with interrupt_handler():
+        try:
+            if args.command == "train":
+                return train_command(args)
+            if args.command == "list":
+                from jaxpg.cli.listing import list_command
 
-        exit_if_abandoned(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+                return list_command(args)
+            return eval_command(args)
+        except CLIError as error:
+            print(f"jaxpg: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:  # outside the training loop, which handles its own
+            interrupt_handled()
+            print("jaxpg: interrupted", file=sys.stderr)
+            exit_if_abandoned(EXIT_INTERRUPTED)
+            return EXIT_INTERRUPTED

@@ -5,10 +5,13 @@ that compiles them in parallel, once per process; waits that Ctrl-C interrupts a
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from jaxpg.cli.options import run_keys
@@ -105,7 +108,11 @@ def cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, A
     programs = {
         name: _PROGRAM_CACHE[key] for name, (key, _) in lowerings.items() if key in _PROGRAM_CACHE
     }
-    lowered = {name: lower() for name, (_, lower) in lowerings.items() if name not in programs}
+    lowered = {}
+    for name, (_, lower) in lowerings.items():
+        if name not in programs:
+            raise_if_interrupted()  # tracing can take seconds: stop between programs
+            lowered[name] = lower()
     for name, program in compile_all(lowered).items():
         programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = program
     for key, _ in lowerings.values():
@@ -141,7 +148,9 @@ def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
     try:
         for thread in threads:
             while thread.is_alive():
+                raise_if_interrupted()
                 thread.join(0.05)
+        raise_if_interrupted()
     except KeyboardInterrupt:
         _ABANDONED.extend(threads)
         raise
@@ -152,18 +161,66 @@ def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
 
 #: Compilations left running after Ctrl-C: see `exit_if_abandoned`.
 _ABANDONED: list[threading.Thread] = []
+#: Arrays a Ctrl-C stopped `wait` from waiting for (a program may still be computing them).
+_PENDING: list[Any] = []
+#: Set by the CLI's SIGINT handler, cleared once the interrupt has been handled.
+_INTERRUPT = threading.Event()
+
+
+@contextlib.contextmanager
+def interrupt_handler() -> Iterator[None]:
+    """Ctrl-C for the command's duration: a SIGINT raises KeyboardInterrupt as usual and is
+    also recorded, and the waits of this module (`compile_all`, `wait`) raise it again while
+    it is recorded. Python runs a signal handler in whatever Python code the main thread is
+    in, and an exception raised in a garbage-collection callback (JAX registers one) is
+    printed and dropped: the record makes sure the interrupt still stops the command.
+    Nothing changes when SIGINT is ignored or handled by someone else, or off the main thread.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        _INTERRUPT.set()
+        raise KeyboardInterrupt
+
+    _INTERRUPT.clear()
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _INTERRUPT.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raises KeyboardInterrupt if a Ctrl-C was recorded and not yet handled."""
+    if _INTERRUPT.is_set():
+        raise KeyboardInterrupt
+
+
+def interrupt_handled() -> None:
+    """Forgets the recorded Ctrl-C: the command has acted on it."""
+    _INTERRUPT.clear()
 
 
 def exit_if_abandoned(status: int) -> None:
-    """Ends the process at once with ``status`` if Ctrl-C left a compilation running.
+    """Ends the process at once with ``status`` if Ctrl-C left a compilation or a computation
+    running.
 
     Python would otherwise finalise around a thread that is inside XLA, which may crash
-    ("terminate called ...") or wait for the compilation to end.
+    ("terminate called ...") or wait for the compilation or computation to end.
     """
     import os
     import sys
 
-    if any(thread.is_alive() for thread in _ABANDONED):
+    pending = any(not leaf.is_deleted() and not leaf.is_ready() for leaf in _PENDING)
+    # Any abandoned compilation, even one that looks finished: a thread that is returning
+    # from XLA as Python finalises is killed inside C++ code, which aborts the process.
+    if pending or _ABANDONED:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
@@ -183,9 +240,15 @@ def wait(tree: Any) -> Any:
         if isinstance(leaf, jax.Array)
     ]
     pause = 0.001
-    while not all(leaf.is_ready() for leaf in leaves):
-        time.sleep(pause)
-        pause = min(2 * pause, 0.05)
+    try:
+        while not all(leaf.is_ready() for leaf in leaves):
+            raise_if_interrupted()
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
+        raise_if_interrupted()
+    except KeyboardInterrupt:
+        _PENDING.extend(leaves)
+        raise
     return tree
 
 

@@ -20,7 +20,12 @@ from jaxpg.cli.outputs import (
     save_checkpoint,
     write_outputs,
 )
-from jaxpg.cli.programs import COMPILE_CACHE_VARIABLE, exit_if_abandoned
+from jaxpg.cli.programs import (
+    COMPILE_CACHE_VARIABLE,
+    exit_if_abandoned,
+    interrupt_handled,
+    raise_if_interrupted,
+)
 from jaxpg.cli.run import CHECKPOINT_FILE, CONFIG_FILE, Run
 from jaxpg.cli.runs import setup_new_run, setup_resume
 
@@ -80,6 +85,7 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
             run.state = run.runner.init(run.seeds)
             save_checkpoint(run, run.state, run.history)
     except KeyboardInterrupt:
+        interrupt_handled()
         # Before the first checkpoint nothing is worth keeping: a new run's directory goes
         # (what this command wrote in it), a resumed run's record is put back as it was.
         if new_run:
@@ -115,6 +121,7 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
     latest_eval: list[Any] = [None]
 
     def progress(units: int, returns: Any, seed_index: int | None) -> None:
+        raise_if_interrupted()  # a Ctrl-C that Python dropped (see `interrupt_handler`)
         bar.update(units)
         postfix = progress_postfix(run, returns, latest_eval[0])
         if seed_index is not None and len(run.seeds) > 1:
@@ -138,6 +145,7 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
                 run.iterations_done += count
                 log_chunk(loggers, metrics)
     except KeyboardInterrupt:
+        interrupt_handled()
         interrupted = True
     finally:
         bar.close()
