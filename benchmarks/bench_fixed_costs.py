@@ -232,9 +232,17 @@ def measure_evaluate() -> dict[str, Any]:
     return last_json(out) if out.strip() else {"error": err[-1500:]}
 
 
-def ctrl_c(work: Path, during: str) -> float:
-    """Seconds from SIGINT to exit of ``jaxpg train trpo`` interrupted ``during`` compile or
-    training."""
+#: When the Ctrl-C probes press: what must exist first, then how long after it.
+CTRL_C_MOMENTS = {
+    "tracing": ("config.json", 0.3),  # tracing and lowering the programs
+    "compile": ("config.json", 3.0),  # XLA compiling them in threads
+    "train": ("checkpoint.msgpack", 2.0),  # a 1,000-iteration chunk in flight
+}
+
+
+def ctrl_c(work: Path, during: str) -> dict[str, Any]:
+    """SIGINT to ``jaxpg train trpo`` at one of `CTRL_C_MOMENTS`: seconds to exit, the exit
+    status, and whether a run interrupted before its first checkpoint left its folder."""
     out_dir = work / f"ctrl_c_{during}_{time.time_ns()}"
     command = [*JAXPG, "train", "trpo", "--env", "CartPole-v1", "--out", str(out_dir)]
     command += ["--total-timesteps", "10000000", "--chunk-size", "1000", "--eval-episodes", "0"]
@@ -246,14 +254,24 @@ def ctrl_c(work: Path, during: str) -> float:
         env={**os.environ, "JAXPG_COMPILE_CACHE": "off"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    ready = out_dir / ("config.json" if during == "compile" else "checkpoint.msgpack")
-    while not ready.exists():
-        time.sleep(0.05)
-    time.sleep(3.0 if during == "compile" else 2.0)
+    ready, delay = CTRL_C_MOMENTS[during]
+    while not (out_dir / ready).exists():
+        time.sleep(0.01)
+    time.sleep(delay)
     sent = time.perf_counter()
     process.send_signal(signal.SIGINT)
-    process.wait(timeout=300)
-    return time.perf_counter() - sent
+    try:
+        process.wait(timeout=60)
+        seconds = time.perf_counter() - sent
+    except subprocess.TimeoutExpired:  # not stopped: recorded as such
+        process.kill()
+        process.wait()
+        seconds = None
+    return {
+        "seconds": seconds,
+        "returncode": process.returncode,
+        "left_folder": out_dir.exists() if during != "train" else None,
+    }
 
 
 def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
@@ -351,12 +369,31 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
     presses = record.get("ctrl_c")
     if not presses:
         return "".join(lines)
-    lines.append(
-        "\nCtrl-C (SIGINT) to exit, `jaxpg train trpo --env CartPole-v1`: while compiling "
-        f"{statistics.median(presses['compile']):.2f} s, while training (a 1,000-iteration "
-        f"chunk in flight) {statistics.median(presses['train']):.2f} s (medians of "
-        f"{len(presses['compile'])}).\n"
-    )
+    rows = []
+    for during, runs in presses.items():
+        times = [r["seconds"] for r in runs if r["seconds"] is not None]
+        ready, delay = CTRL_C_MOMENTS[during]
+        rows.append(
+            (
+                f"{during} ({delay:g} s after {ready} appeared)",
+                ", ".join(
+                    "not stopped" if r["seconds"] is None else f"{r['seconds']:.2f}" for r in runs
+                ),
+                f"{max(times):.2f} s" if times else "-",
+                ", ".join(str(r["returncode"]) for r in runs),
+                "-"
+                if during == "train"
+                else ", ".join("kept" if r["left_folder"] else "removed" for r in runs),
+            )
+        )
+    lines += [
+        "\nCtrl-C (SIGINT) during `jaxpg train trpo --env CartPole-v1 --total-timesteps "
+        "10000000 --chunk-size 1000` (no cache), seconds from the signal to the exit of the "
+        "process:\n",
+        common.markdown_table(
+            ("pressed while", "seconds, each run", "slowest", "exit status", "run folder"), rows
+        ),
+    ]
     return "".join(lines)
 
 
@@ -375,6 +412,7 @@ def parse_args() -> argparse.Namespace:
         "--compare-with-name", default="previous main", help="its name in the table"
     )
     parser.add_argument("--no-sb3", action="store_true")
+    parser.add_argument("--ctrl-c-repeats", type=int, default=5, help="presses per moment")
     parser.add_argument("--quick", action="store_true", help="1 repeat, no sb3, prints only")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--json", help="also write the record to this JSON file")
@@ -397,8 +435,8 @@ def main() -> None:
         record["evaluate"] = measure_evaluate()
         print(f"evaluate {record['evaluate']}", flush=True)
         record["ctrl_c"] = {
-            during: [ctrl_c(work, during) for _ in range(args.repeats)]
-            for during in ("compile", "train")
+            during: [ctrl_c(work, during) for _ in range(args.ctrl_c_repeats)]
+            for during in CTRL_C_MOMENTS
         }
         print(f"ctrl-c {record['ctrl_c']}", flush=True)
     text = report(machine, record)
