@@ -323,6 +323,12 @@ def print_summary(run: Run, summary: dict[str, Any]) -> None:
     files = [CONFIG_FILE, METRICS_FILE, CURVE_FILE, CHECKPOINT_FILE]
     if run.sweep is not None:
         files = [CONFIG_FILE, METRICS_FILE, SWEEP_CSV, SWEEP_TABLE, SWEEP_PLOT, CHECKPOINT_FILE]
+    # The loggers' folders (`jaxpg.loggers`), when this run has them.
+    files += [
+        f"{name}/"
+        for name in ("tensorboard", "wandb")
+        if os.path.isdir(os.path.join(run.out_dir, name))
+    ]
     lines.append(f"wrote {run.out_dir}: {' '.join(files)}")
     print("\n".join(lines))
 
