@@ -191,21 +191,23 @@ for _algorithm, _env_id, _measured in (
 # advantages alone, 45%; short rollouts (16 x 32, ~195 updates) as well, 92% on coordinates
 # (min 26%); with one-hot observations as well, at least 96% on every one of 24 grids (three
 # draws). One-hot cells make the seed's linear softmax policy tabular; on coordinates it can
-# only tilt its logits linearly in row and column, which cannot route around hazards.
+# only tilt its logits linearly in row and column, which cannot route around hazards. Policy
+# step size: on 56 further grids (sizes 5 to 8, 2026-12-02) at least 95.4% of the way at 0.05
+# and 97.6% at 0.08 (medians 98.5% and 99.3%).
 _PRESETS["maxent", "GridWorld-v0"] = Preset(
     dict(
         num_envs=16,
         num_steps=32,
         total_timesteps=100_000,
         hidden_sizes=(),
-        learning_rate=0.05,
+        learning_rate=0.08,
         value_learning_rate=0.05,
     ),
     {"observation": "one_hot"},
     "jaxpg, measured 2026-12 on random 5x5 to 8x8 gridworlds: with one-hot cells, a linear "
-    "(tabular) softmax policy, a baseline, normalised advantages and 16 x 32-step rollouts, "
-    "maximum-entropy PG reaches at least 96% of the way from the uniform policy to the soft "
-    "optimum (median 38% with the seed's settings)",
+    "(tabular) softmax policy, a baseline, normalised advantages, 16 x 32-step rollouts and a "
+    "step size of 0.08, maximum-entropy PG reaches at least 97% of the way from the uniform "
+    "policy to the soft optimum on 56 grids (median 38% with the seed's settings)",
 )
 
 
