@@ -10,7 +10,6 @@ import dataclasses
 import json
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,9 +226,14 @@ def exit_if_abandoned(status: int) -> None:
 
 
 def wait(tree: Any) -> Any:
-    """Blocks until every array of ``tree`` is computed, in short sleeps, so that Ctrl-C is
-    handled within milliseconds while a long program runs (`jax.block_until_ready` holds it
-    until the program ends); returns ``tree``."""
+    """Blocks until every array of ``tree`` is computed and returns ``tree``; Ctrl-C stops the
+    wait within 50 ms while a long program runs (`jax.block_until_ready` on the main thread
+    would hold it until the program ends).
+
+    A helper thread blocks on the arrays and sets an event the main thread waits on in short
+    timeouts: the wait ends as soon as the program does (sleeping in growing steps instead
+    cost up to 50 ms per chunk, 0.8 s of a 2.4 s default run).
+    """
     import jax
 
     leaves = [
@@ -239,12 +243,20 @@ def wait(tree: Any) -> Any:
         for leaf in jax.tree.leaves(tree)
         if isinstance(leaf, jax.Array)
     ]
-    pause = 0.001
+    done = threading.Event()
+
+    def block() -> None:
+        try:
+            jax.block_until_ready(leaves)
+        except BaseException:  # the main thread sees the error when it uses the arrays
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=block, daemon=True, name="wait").start()
     try:
-        while not all(leaf.is_ready() for leaf in leaves):
+        while not done.wait(0.05):
             raise_if_interrupted()
-            time.sleep(pause)
-            pause = min(2 * pause, 0.05)
         raise_if_interrupted()
     except KeyboardInterrupt:
         _PENDING.extend(leaves)
