@@ -18,6 +18,7 @@ import math
 import os
 import struct
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -241,10 +242,13 @@ def _wandb_records(run_dir: str) -> list[Any]:
     ``:W&B`` + magic + version, 32 KiB blocks of checksum, length, type, payload)."""
     from wandb.proto import wandb_internal_pb2
 
-    (path,) = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    paths = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    if not paths:  # not created yet
+        return []
+    (path,) = paths
     with open(path, "rb") as file:
         data = file.read()
-    assert data[:4] == b":W&B"
+    assert data[:4] == b":W&B"[: len(data)]
     block, position, pending, records = 32768, 7, b"", []
     while position + 7 <= len(data):
         left = block - position % block
@@ -252,6 +256,8 @@ def _wandb_records(run_dir: str) -> list[Any]:
             position += left
             continue
         _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        if position + 7 + length > len(data):  # a chunk still being written
+            break
         payload = data[position + 7 : position + 7 + length]
         position += 7 + length
         if kind == 1:  # full
@@ -265,6 +271,22 @@ def _wandb_records(run_dir: str) -> list[Any]:
     return [wandb_internal_pb2.Record.FromString(record) for record in records]
 
 
+def _finished_wandb_records(run_dir: str, timeout: float = 60.0) -> list[Any]:
+    """The run's records once its ``exit`` record is on disk. wandb's service process writes
+    the transaction log, and CI once read a run with none of its records (config and name
+    missing) right after ``finish()`` returned on a loaded machine: read until the run's end
+    is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _wandb_records(run_dir)
+        if any(record.WhichOneof("record_type") == "exit" for record in records):
+            return records
+        if time.monotonic() > deadline:
+            kinds = [record.WhichOneof("record_type") for record in records]
+            raise AssertionError(f"no exit record in {run_dir} after {timeout} s: {kinds}")
+        time.sleep(0.2)
+
+
 def _wandb_run(tmp_path) -> dict[str, Any]:
     """History rows, config, merged summary and metric definitions of the offline run."""
     (run_dir,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*"))
@@ -273,7 +295,7 @@ def _wandb_run(tmp_path) -> dict[str, Any]:
     def key(item: Any) -> str:
         return "/".join(item.nested_key) if item.nested_key else item.key
 
-    for record in _wandb_records(run_dir):
+    for record in _finished_wandb_records(run_dir):
         kind = record.WhichOneof("record_type")
         if kind == "history":
             history.append({key(item): json.loads(item.value_json) for item in record.history.item})
