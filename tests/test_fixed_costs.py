@@ -123,6 +123,44 @@ def _dropped_interrupt_is_raised_by_the_waits(interrupt_during_gc, ready):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+class _Lowered:
+    """Stands for a lowered program: ``compile()`` records when it starts and, if given an
+    event, waits for it (a compilation that takes as long as the test wants)."""
+
+    def __init__(self, name, started, release=None):
+        self.name, self.started, self.release = name, started, release
+
+    def compile(self):
+        self.started.append(self.name)
+        if self.release is not None:
+            assert self.release.wait(30)
+        return f"compiled {self.name}"
+
+
+def test_a_background_program_compiles_after_the_others_and_is_waited_for_when_asked():
+    import threading
+
+    started, release = [], threading.Event()
+    key = ("background test", time.time())
+    lowerings = {
+        "chunk": ((*key, "chunk"), lambda: _Lowered("chunk", started)),
+        "eval": ((*key, "eval"), lambda: _Lowered("eval", started, release)),
+    }
+    compiled, names = programs.cached_compile(lowerings, background=("eval",))
+    # returned while the evaluation still compiles (it cannot finish before `release`)
+    assert compiled == {"chunk": "compiled chunk"} and names == ["chunk", "eval"]
+    deadline = time.monotonic() + 10
+    while len(started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started == ["chunk", "eval"]  # the background one starts after the others
+    threading.Timer(0.2, release.set).start()
+    before = time.monotonic()
+    compiled, names = programs.cached_compile({"eval": lowerings["eval"]})
+    assert compiled == {"eval": "compiled eval"} and names == []  # waited, not compiled again
+    assert time.monotonic() - before >= 0.1
+    assert programs.cached_compile({"eval": lowerings["eval"]}) == (compiled, [])
+
+
 def test_resume_of_a_run_without_checkpoint_says_what_happened(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"algorithm": "trpo"}))
     assert cli.main(["train", "--resume", str(tmp_path)]) == 2

@@ -10,10 +10,10 @@ import dataclasses
 import json
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from jaxpg.cli.options import run_keys
+from jaxpg.cli.options import EXIT_INTERRUPTED, run_keys
 
 
 def make_chunk_runner(trainer: Any, chunk_size: int) -> Any:
@@ -98,68 +98,101 @@ _PROGRAM_CACHE: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
 _PROGRAM_CACHE_SIZE = 16
 
 
-def cached_compile(lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, Any], list[str]]:
+def cached_compile(
+    lowerings: dict[str, tuple[tuple, Any]], background: Sequence[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
     """Programs by name from ``{name: (key, lower)}``, with the names compiled now.
 
     ``key`` identifies a program by its inputs; ``lower()`` traces it. Programs missing from
-    the cache are lowered, then compiled in parallel (`compile_all`).
+    the cache are lowered, then compiled in parallel threads (`compile_all`). Those named in
+    ``background`` start compiling once the others are done and are not waited for: they
+    are left out of the programs returned and compile while the caller goes on (the
+    evaluation program while training runs); a later call that asks for them waits.
     """
-    programs = {
-        name: _PROGRAM_CACHE[key] for name, (key, _) in lowerings.items() if key in _PROGRAM_CACHE
-    }
+    programs = {}
+    for name, (key, _) in lowerings.items():
+        if key in _PROGRAM_CACHE:
+            program = _PROGRAM_CACHE[key]
+            if isinstance(program, Compilation) and name not in background:
+                program = _PROGRAM_CACHE[key] = program.result()
+            programs[name] = program
     lowered = {}
     for name, (_, lower) in lowerings.items():
         if name not in programs:
             raise_if_interrupted()  # tracing can take seconds: stop between programs
             lowered[name] = lower()
-    for name, program in compile_all(lowered).items():
+    # The programs waited for compile first, in parallel (compiling them while the next is
+    # traced was slower); those in the background start when these are done, so as not to
+    # compete with them for the cores.
+    now = {name: program for name, program in lowered.items() if name not in background}
+    for name, program in compile_all(now).items():
         programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = program
+    for name, program in lowered.items():
+        if name in background:
+            programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = Compilation(name, program)
     for key, _ in lowerings.values():
         _PROGRAM_CACHE.move_to_end(key)
     while len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
         _PROGRAM_CACHE.popitem(last=False)
+    programs = {name: program for name, program in programs.items() if name not in background}
     return programs, list(lowered)
 
 
-def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
-    """``{name: lowered.compile()}``, compiled in parallel daemon threads (XLA releases the GIL
-    while it compiles).
+class Compilation:
+    """A lowered program compiling in a daemon thread (XLA releases the GIL while it
+    compiles), so several compile in parallel and the caller may go on meanwhile.
 
-    The main thread waits in short joins, so Ctrl-C stops the wait at once (a blocking wait
-    would hold it until XLA finishes, tens of seconds for a large program), and an abandoned
-    compilation does not keep the process alive at exit.
+    `result` waits in short joins, so Ctrl-C stops the wait at once (a blocking wait would
+    hold it until XLA finishes, tens of seconds for a large program); an abandoned
+    compilation does not keep the process alive at exit (`exit_if_abandoned`).
     """
-    results: dict[str, Any] = {}
-    errors: list[BaseException] = []
 
-    def compile_one(name: str, program: Any) -> None:
+    def __init__(self, name: str, lowered: Any) -> None:
+        self._program: Any = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._compile, args=(lowered,), daemon=True, name=f"compile {name}"
+        )
+        _STARTED.append(self.thread)
+        self.thread.start()
+
+    def _compile(self, lowered: Any) -> None:
         try:
-            results[name] = program.compile()
-        except BaseException as error:  # re-raised in the main thread
-            errors.append(error)
+            self._program = lowered.compile()
+        except BaseException as error:  # raised again by `result`, in the main thread
+            self._error = error
 
-    threads = [
-        threading.Thread(target=compile_one, args=item, daemon=True, name=f"compile {item[0]}")
-        for item in lowered.items()
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
+    def result(self) -> Any:
+        """The compiled program, once XLA is done.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C while waiting (the compilation is abandoned).
+        """
+        try:
+            while self.thread.is_alive():
                 raise_if_interrupted()
-                thread.join(0.05)
-        raise_if_interrupted()
-    except KeyboardInterrupt:
-        _ABANDONED.extend(threads)
-        raise
-    if errors:
-        raise errors[0]
-    return results
+                self.thread.join(0.05)
+            raise_if_interrupted()
+        except KeyboardInterrupt:
+            _ABANDONED.append(self.thread)
+            raise
+        if self._error is not None:
+            raise self._error
+        return self._program
+
+
+def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
+    """``{name: lowered.compile()}``, compiled in parallel (`Compilation`)."""
+    compilations = {name: Compilation(name, program) for name, program in lowered.items()}
+    programs = {name: compilation.result() for name, compilation in compilations.items()}
+    raise_if_interrupted()
+    return programs
 
 
 #: Compilations left running after Ctrl-C: see `exit_if_abandoned`.
 _ABANDONED: list[threading.Thread] = []
+#: Every compilation thread started (`Compilation`): one still running at exit is abandoned.
+_STARTED: list[threading.Thread] = []
 #: Arrays a Ctrl-C stopped `wait` from waiting for (a program may still be computing them).
 _PENDING: list[Any] = []
 #: Set by the CLI's SIGINT handler, cleared once the interrupt has been handled.
@@ -208,7 +241,8 @@ def interrupt_handled() -> None:
 
 def exit_if_abandoned(status: int) -> None:
     """Ends the process at once with ``status`` if Ctrl-C left a compilation or a computation
-    running.
+    running (or a compilation that was going on in the background, `cached_compile`, when
+    ``status`` is the interrupted one; otherwise that compilation is waited for).
 
     Python would otherwise finalise around a thread that is inside XLA, which may crash
     ("terminate called ...") or wait for the compilation or computation to end.
@@ -219,7 +253,12 @@ def exit_if_abandoned(status: int) -> None:
     pending = any(not leaf.is_deleted() and not leaf.is_ready() for leaf in _PENDING)
     # Any abandoned compilation, even one that looks finished: a thread that is returning
     # from XLA as Python finalises is killed inside C++ code, which aborts the process.
-    if pending or _ABANDONED:
+    running = [thread for thread in _STARTED if thread.is_alive()]
+    if not (pending or _ABANDONED) and status != EXIT_INTERRUPTED:
+        for thread in running:  # a program compiling in the background: seconds at most
+            thread.join()
+        running = []
+    if pending or _ABANDONED or running:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

@@ -30,7 +30,8 @@ class JaxRunner:
     `make_chunk_runner`, or of `make_sweep_chunk_runner` with a sweep: one program for every
     chunk and grid point) and ``eval`` (`jaxpg.evaluate` with the trained policy). Each is
     compiled once per process (`cached_compile`); `compile` compiles them together, in
-    parallel threads.
+    parallel threads, and returns once ``init`` and ``train chunk`` are ready (``eval`` goes
+    on compiling while training runs).
     """
 
     progress_per_iteration = 1
@@ -137,10 +138,12 @@ class JaxRunner:
                 f"train the values in separate runs with --set ({first_line})"
             ) from None
 
-    def _compile(self, lowerings: dict[str, tuple[tuple, Any]]) -> tuple[dict[str, Any], list[str]]:
+    def _compile(
+        self, lowerings: dict[str, tuple[tuple, Any]], background: Sequence[str] = ()
+    ) -> tuple[dict[str, Any], list[str]]:
         """`cached_compile` of ``lowerings``: the programs by name, and the names compiled now."""
         with self._traceable():
-            return cached_compile(lowerings)
+            return cached_compile(lowerings, background)
 
     def compile(self, state: Any, eval_episodes: int) -> list[str]:
         import jax
@@ -156,7 +159,8 @@ class JaxRunner:
             # The whole parameter dict: evaluate applies observation statistics if any.
             params = state.agent.params
             lowerings["eval"] = self._eval_lowering(params, eval_episodes, greedy=False)
-        return self._compile(lowerings)[1]
+        # The evaluation after training finishes compiling while training runs.
+        return self._compile(lowerings, background=("eval",))[1]
 
     def init(self, seeds: Sequence[int]) -> Any:
         program = self._compile({"init": self._init_lowering()})[0]["init"]
