@@ -129,13 +129,12 @@ def cached_compile(
         programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = program
     for name, program in lowered.items():
         if name in background:
-            programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = Compilation(name, program)
+            _PROGRAM_CACHE[lowerings[name][0]] = Compilation(name, program)
     for key, _ in lowerings.values():
         _PROGRAM_CACHE.move_to_end(key)
     while len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
         _PROGRAM_CACHE.popitem(last=False)
-    programs = {name: program for name, program in programs.items() if name not in background}
-    return programs, list(lowered)
+    return {name: programs[name] for name in programs if name not in background}, list(lowered)
 
 
 class Compilation:
@@ -153,7 +152,6 @@ class Compilation:
         self.thread = threading.Thread(
             target=self._compile, args=(lowered,), daemon=True, name=f"compile {name}"
         )
-        _STARTED.append(self.thread)
         self.thread.start()
 
     def _compile(self, lowered: Any) -> None:
@@ -191,8 +189,6 @@ def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
 
 #: Compilations left running after Ctrl-C: see `exit_if_abandoned`.
 _ABANDONED: list[threading.Thread] = []
-#: Every compilation thread started (`Compilation`): one still running at exit is abandoned.
-_STARTED: list[threading.Thread] = []
 #: Arrays a Ctrl-C stopped `wait` from waiting for (a program may still be computing them).
 _PENDING: list[Any] = []
 #: Set by the CLI's SIGINT handler, cleared once the interrupt has been handled.
@@ -253,9 +249,13 @@ def exit_if_abandoned(status: int) -> None:
     pending = any(not leaf.is_deleted() and not leaf.is_ready() for leaf in _PENDING)
     # Any abandoned compilation, even one that looks finished: a thread that is returning
     # from XLA as Python finalises is killed inside C++ code, which aborts the process.
-    running = [thread for thread in _STARTED if thread.is_alive()]
+    running = [  # programs compiling in the background (`cached_compile`)
+        program.thread
+        for program in _PROGRAM_CACHE.values()
+        if isinstance(program, Compilation) and program.thread.is_alive()
+    ]
     if not (pending or _ABANDONED) and status != EXIT_INTERRUPTED:
-        for thread in running:  # a program compiling in the background: seconds at most
+        for thread in running:  # seconds at most
             thread.join()
         running = []
     if pending or _ABANDONED or running:
