@@ -20,7 +20,8 @@ vmapped). Within one process, programs are reused across `main` calls when their
 environment are the same. Across processes, JAX's persistent compilation cache keeps the
 compiled programs (`jaxpg.cli.programs.enable_compilation_cache`: by default in
 ``~/.cache/jaxpg/jax``, printed at the start; ``JAXPG_COMPILE_CACHE=DIR`` moves it, ``=off``
-turns it off), so a repeated command only traces. Programs compile with
+turns it off), and the traced programs are stored beside it (`jaxpg.cli.stored`, by
+`jax.export`), so a repeated command neither traces nor compiles. Programs compile with
 `jaxpg.COMPILER_OPTIONS`.
 
 Ctrl-C is handled within a fraction of a second at any moment: compilations run in daemon

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from jaxpg.cli.options import EXIT_INTERRUPTED, run_keys
@@ -323,16 +323,18 @@ def eval_lowering(
     env: Any,
     env_params: Any,
     policy: Any,
-    params: Any,
+    params: Callable[[], Any],
     episodes: int,
     greedy: bool,
 ) -> tuple[tuple, Any]:
     """``program(params [M, ...], eval_seeds int32 [M]) -> returns [M, episodes]``: each
-    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``; ``params``
-    is the agents' whole parameter dict (observation statistics included, applied frozen)."""
+    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``; ``params()``
+    gives the agents' whole parameter dict (observation statistics included, applied frozen),
+    or its shapes, when the program must be traced."""
     import jax
     import jax.numpy as jnp
 
+    from jaxpg.cli import stored
     from jaxpg.evaluation import evaluate
     from jaxpg.train import COMPILER_OPTIONS
 
@@ -342,10 +344,19 @@ def eval_lowering(
             config, env, env_params, member_params, key, episodes, greedy, policy=policy
         )
 
+    def build():
+        seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
+        return jax.vmap(evaluate_seed), (shapes_of(params()), seeds)
+
     key = ("eval", episodes, greedy, *identity)
-    seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
-    program = jax.jit(jax.vmap(evaluate_seed), compiler_options=COMPILER_OPTIONS)
-    return key, lambda: program.lower(params, seeds)
+    return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+
+
+def shapes_of(tree: Any) -> Any:
+    """``tree`` with every array replaced by its `jax.ShapeDtypeStruct`."""
+    import jax
+
+    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype), tree)
 
 
 #: Environment variable: the persistent compilation cache's directory, or ``off``.

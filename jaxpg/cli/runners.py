@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from jaxpg.cli import stored
 from jaxpg.cli.host import HostRunner
 from jaxpg.cli.options import CLIError, run_keys, runs_on_host
 from jaxpg.cli.programs import (
@@ -18,6 +20,7 @@ from jaxpg.cli.programs import (
     make_chunk_runner,
     make_sweep_chunk_runner,
     program_identity,
+    shapes_of,
     wait,
 )
 from jaxpg.cli.run import ProgressCallback, Run, Runner
@@ -78,32 +81,40 @@ class JaxRunner:
     def _init_lowering(self) -> tuple[tuple, Any]:
         import jax
 
-        seeds = jax.ShapeDtypeStruct((self.num_members,), "int32")
-        inputs = jax.tree.map(
-            lambda value: jax.ShapeDtypeStruct(value.shape, "float32"), self._inputs()
-        )
         from jaxpg.train import COMPILER_OPTIONS
 
-        program = jax.jit(jax.vmap(self._init_member), compiler_options=COMPILER_OPTIONS)
-        return ("init", *self.identity), lambda: program.lower(seeds, *inputs)
+        def build():
+            seeds = jax.ShapeDtypeStruct((self.num_members,), "int32")
+            inputs = jax.tree.map(
+                lambda value: jax.ShapeDtypeStruct(value.shape, "float32"), self._inputs()
+            )
+            return jax.vmap(self._init_member), (seeds, *inputs)
 
-    def _chunk_lowering(self, state: Any) -> tuple[tuple, Any]:
+        key = ("init", *self.identity)
+        return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+
+    def _chunk_lowering(self, state: Callable[[], Any]) -> tuple[tuple, Any]:
+        """``state()``: the states (or their shapes) the chunk takes, when it is traced."""
         import jax
 
-        if self.sweep is None:
-            program = make_chunk_runner(self.trainer, self.chunk_size)
-        else:
-            program = make_sweep_chunk_runner(
-                self.config, self.env, self.env_params, self.chunk_size
-            )
-        count = jax.ShapeDtypeStruct((), "int32")
-        key = ("train chunk", self.chunk_size, *self.identity)
         from jaxpg.train import COMPILER_OPTIONS
 
-        program = jax.jit(program, compiler_options=COMPILER_OPTIONS)
-        return key, lambda: program.lower(state, *self._inputs(), count, count, count)
+        def build():
+            if self.sweep is None:
+                program = make_chunk_runner(self.trainer, self.chunk_size)
+            else:
+                program = make_sweep_chunk_runner(
+                    self.config, self.env, self.env_params, self.chunk_size
+                )
+            count = jax.ShapeDtypeStruct((), "int32")
+            return program, (shapes_of(state()), *self._inputs(), count, count, count)
 
-    def _eval_lowering(self, params: Any, episodes: int, greedy: bool) -> tuple[tuple, Any]:
+        key = ("train chunk", self.chunk_size, *self.identity)
+        return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+
+    def _eval_lowering(
+        self, params: Callable[[], Any], episodes: int, greedy: bool
+    ) -> tuple[tuple, Any]:
         return eval_lowering(
             self.identity,
             self.num_members,
@@ -148,16 +159,20 @@ class JaxRunner:
     def compile(self, state: Any, eval_episodes: int) -> list[str]:
         import jax
 
+        @functools.cache
+        def states() -> Any:  # traced only when a program is not stored (`stored.lower`)
+            if state is not None:
+                return state
+            seeds = jax.ShapeDtypeStruct((self.num_members,), "int32")
+            return jax.eval_shape(jax.vmap(self._init_member), seeds, *self._inputs())
+
         lowerings = {}
-        with self._traceable():
-            if state is None:
-                lowerings["init"] = self._init_lowering()
-                seeds = jax.ShapeDtypeStruct((self.num_members,), "int32")
-                state = jax.eval_shape(jax.vmap(self._init_member), seeds, *self._inputs())
-        lowerings["train chunk"] = self._chunk_lowering(state)
+        if state is None:
+            lowerings["init"] = self._init_lowering()
+        lowerings["train chunk"] = self._chunk_lowering(states)
         if eval_episodes:
             # The whole parameter dict: evaluate applies observation statistics if any.
-            params = state.agent.params
+            params = lambda: states().agent.params  # noqa: E731
             lowerings["eval"] = self._eval_lowering(params, eval_episodes, greedy=False)
         # The evaluation after training finishes compiling while training runs.
         return self._compile(lowerings, background=("eval",))[1]
@@ -172,7 +187,8 @@ class JaxRunner:
         import jax
         import numpy as np
 
-        program = self._compile({"train chunk": self._chunk_lowering(state)})[0]["train chunk"]
+        lowering = self._chunk_lowering(lambda: state)
+        program = self._compile({"train chunk": lowering})[0]["train chunk"]
         # The iterations done so far (the same for every member): where the chunk stands in
         # the run's evaluation schedule (`BaseConfig.eval_every`).
         first = np.asarray(jax.device_get(state.progress.iteration)).reshape(-1)[0]
@@ -190,7 +206,8 @@ class JaxRunner:
         import numpy as np
 
         params = state.agent.params
-        program = self._compile({"eval": self._eval_lowering(params, episodes, greedy)})[0]["eval"]
+        lowering = self._eval_lowering(lambda: params, episodes, greedy)
+        program = self._compile({"eval": lowering})[0]["eval"]
         return np.asarray(wait(program(params, self._member_seeds(seeds))))
 
     def report(self) -> dict[str, Any]:
