@@ -22,6 +22,7 @@ non-finite parameters, is skipped (the agent is kept as it was) and counted in t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -307,10 +308,12 @@ def make_trainer(
 
         return jax.lax.scan(body, state, jnp.arange(num_iterations))
 
-    single = jax.eval_shape(init, jax.random.key(0))
+    @functools.cache
+    def single() -> TrainState:  # traced on first use: a CLI run from stored programs never is
+        return jax.eval_shape(init, jax.random.key(0))
 
     def template(batch_shape: tuple[int, ...] = ()) -> TrainState:
-        return batched_template(single, batch_shape)
+        return batched_template(single(), batch_shape)
 
     return Trainer(init=init, run=run, algorithm=algorithm, config=config, template=template)
 

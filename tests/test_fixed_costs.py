@@ -204,3 +204,86 @@ def test_evaluate_compiles_once_for_repeated_calls(env_id):
     # The kept program equals the same evaluation traced inside the caller's jit.
     inside = jax.jit(lambda key: jaxpg.evaluate(config, env, env_params, params, key, 3))
     np.testing.assert_allclose(inside(jax.random.key(1)), first, rtol=1e-5)
+
+
+def test_deferred_modules_load_on_first_use_and_gymnax_does_not_load_them():
+    result = _python(
+        """
+        import sys
+        from jaxpg.cli.deferred import defer_imports
+        print(defer_imports())
+        import gymnax
+        from gymnax.environments.bsuite import catch
+        from gymnax.environments.misc import pong
+        print("scipy.stats" in sys.modules, "pandas" in sys.modules)
+        palette = pong.sns.color_palette("cubehelix", 3)  # first use: seaborn's code runs
+        import seaborn
+        import matplotlib.pyplot as plt
+        print(len(palette), seaborn is pong.sns, "scipy.stats" in sys.modules)
+        print(plt is catch.plt, callable(plt.subplots), type(seaborn).__name__)
+        print(defer_imports())  # already imported: left alone
+        """
+    )
+    assert result.stdout.split("\n")[:5] == [
+        "['seaborn', 'matplotlib.pyplot']",
+        "False False",
+        "3 True True",
+        "True True module",
+        "[]",
+    ], result.stderr
+
+
+def test_a_deferred_module_that_fails_is_imported_again_next_time(tmp_path):
+    (tmp_path / "flaky.py").write_text(
+        "import os\nif not os.path.exists(os.environ['FLAG']):\n"
+        "    open(os.environ['FLAG'], 'w').close()\n    raise RuntimeError('first time')\n"
+        "value = 7\n"
+    )
+    result = _python(
+        """
+        import sys
+        from jaxpg.cli.deferred import defer_imports
+        defer_imports(("flaky",))
+        import flaky
+        try:
+            flaky.value
+        except RuntimeError as error:
+            print(error, "flaky" in sys.modules)
+        import flaky
+        print(flaky.value)
+        """,
+        env={"PYTHONPATH": str(tmp_path), "FLAG": str(tmp_path / "flag")},
+    )
+    assert result.stdout.split("\n")[:2] == ["first time False", "7"], result.stderr
+
+
+def test_the_command_writes_everything_before_it_ends_and_reuses_its_stored_programs(tmp_path):
+    cache = tmp_path / "cache"
+    command = [
+        sys.executable, "-m", "jaxpg", "train", "vpg", "--env", "CartPole-v1",
+        "--total-timesteps", "192", "--seeds", "2", "--no-progress", "--eval-episodes", "2",
+        "--set", "num_envs=4", "--set", "num_steps=16", "--set", "hidden_sizes=8",
+    ]  # fmt: skip
+    environment = {**os.environ, "JAXPG_COMPILE_CACHE": str(cache)}
+    stored_files = {}
+    for name in ("first", "second"):
+        out = tmp_path / name
+        result = subprocess.run(
+            [*command, "--out", str(out)], capture_output=True, text=True, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        assert "evaluation after training (2 episodes per seed" in result.stdout
+        assert result.stdout.rstrip().endswith("learning_curve.png checkpoint.msgpack")
+        assert (out / "learning_curve.png").read_bytes().endswith(b"IEND\xaeB`\x82")
+        with open(out / "metrics.csv") as file:
+            assert len(file.read().strip().split("\n")) == 1 + 3 * 2  # 3 iterations, 2 seeds
+        record = json.loads((out / "config.json").read_text())
+        assert record["summary"]["status"] == "finished"
+        stored_files[name] = {
+            path.name: path.stat().st_mtime_ns for path in (cache / "jaxpg-programs").iterdir()
+        }
+    # init, chunk and evaluation, stored by the first run and only read by the second
+    assert len(stored_files["first"]) == 3 and stored_files["second"] == stored_files["first"]
+    assert (tmp_path / "first" / "metrics.csv").read_text().split("\n")[1:] == (
+        tmp_path / "second" / "metrics.csv"
+    ).read_text().split("\n")[1:]

@@ -18,6 +18,7 @@ from jaxpg.cli.outputs import (
     print_summary,
     progress_postfix,
     save_checkpoint,
+    warm_up_plotting,
     write_outputs,
 )
 from jaxpg.cli.programs import (
@@ -103,6 +104,7 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
     from jaxpg.loggers import close_loggers, log_chunk
 
     loggers = _start_loggers(run, args)
+    warm_up_plotting()
     start_steps = int(np.asarray(run.state.env_steps.value()).reshape(-1)[0])
     train_start = time.perf_counter()
     interrupted = False
