@@ -116,8 +116,11 @@ def _dropped_interrupt_is_raised_by_the_waits(interrupt_during_gc, ready):
             gc.callbacks.remove(interrupt_during_gc)
         with pytest.raises(KeyboardInterrupt):
             programs.wait(ready)
+        compilation = programs.Compilation("test", _Lowered("test", []))
+        compilation.thread.join()
         with pytest.raises(KeyboardInterrupt):
-            programs.compile_all({})
+            compilation.result()
+        programs._ABANDONED.remove(compilation.thread)  # it had finished: nothing abandoned
         programs.interrupt_handled()
         programs.wait(ready)  # handled: waits work again
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -103,11 +103,13 @@ def cached_compile(
 ) -> tuple[dict[str, Any], list[str]]:
     """Programs by name from ``{name: (key, lower)}``, with the names compiled now.
 
-    ``key`` identifies a program by its inputs; ``lower()`` traces it. Programs missing from
-    the cache are lowered, then compiled in parallel threads (`compile_all`). Those named in
-    ``background`` start compiling once the others are done and are not waited for: they
-    are left out of the programs returned and compile while the caller goes on (the
-    evaluation program while training runs); a later call that asks for them waits.
+    ``key`` identifies a program by its inputs; ``lower()`` traces it (or loads it,
+    `jaxpg.cli.stored`). Programs missing from the cache are lowered and compiled in parallel
+    threads (`Compilation`). Those named in ``background`` are traced while the others
+    compile (XLA leaves the interpreter free), start compiling once the others are done (not
+    to compete with them for the cores) and are not waited for: they are left out of the
+    programs returned and compile while the caller goes on (the evaluation program while
+    training runs); a later call that asks for them waits.
     """
     programs = {}
     for name, (key, _) in lowerings.items():
@@ -116,25 +118,30 @@ def cached_compile(
             if isinstance(program, Compilation) and name not in background:
                 program = _PROGRAM_CACHE[key] = program.result()
             programs[name] = program
-    lowered = {}
-    for name, (_, lower) in lowerings.items():
-        if name not in programs:
+    missing = [name for name in lowerings if name not in programs]
+    compilations = {}
+    for name in missing:
+        if name not in background:
             raise_if_interrupted()  # tracing can take seconds: stop between programs
-            lowered[name] = lower()
-    # The programs waited for compile first, in parallel (compiling them while the next is
-    # traced was slower); those in the background start when these are done, so as not to
-    # compete with them for the cores.
-    now = {name: program for name, program in lowered.items() if name not in background}
-    for name, program in compile_all(now).items():
-        programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = program
-    for name, program in lowered.items():
-        if name in background:
-            _PROGRAM_CACHE[lowerings[name][0]] = Compilation(name, program)
+            compilations[name] = Compilation(name, lowerings[name][1]())
+    later = {}
+    try:
+        for name in missing:
+            if name in background:
+                raise_if_interrupted()
+                later[name] = lowerings[name][1]()
+        for name, compilation in compilations.items():
+            programs[name] = _PROGRAM_CACHE[lowerings[name][0]] = compilation.result()
+    except KeyboardInterrupt:
+        _ABANDONED.extend(compilation.thread for compilation in compilations.values())
+        raise
+    for name, program in later.items():
+        _PROGRAM_CACHE[lowerings[name][0]] = Compilation(name, program)
     for key, _ in lowerings.values():
         _PROGRAM_CACHE.move_to_end(key)
     while len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
         _PROGRAM_CACHE.popitem(last=False)
-    return {name: programs[name] for name in programs if name not in background}, list(lowered)
+    return {name: programs[name] for name in programs if name not in background}, missing
 
 
 class Compilation:
@@ -179,14 +186,6 @@ class Compilation:
         return self._program
 
 
-def compile_all(lowered: dict[str, Any]) -> dict[str, Any]:
-    """``{name: lowered.compile()}``, compiled in parallel (`Compilation`)."""
-    compilations = {name: Compilation(name, program) for name, program in lowered.items()}
-    programs = {name: compilation.result() for name, compilation in compilations.items()}
-    raise_if_interrupted()
-    return programs
-
-
 #: Compilations left running after Ctrl-C: see `exit_if_abandoned`.
 _ABANDONED: list[threading.Thread] = []
 #: Arrays a Ctrl-C stopped `wait` from waiting for (a program may still be computing them).
@@ -198,7 +197,7 @@ _INTERRUPT = threading.Event()
 @contextlib.contextmanager
 def interrupt_handler() -> Iterator[None]:
     """Ctrl-C for the command's duration: a SIGINT raises KeyboardInterrupt as usual and is
-    also recorded, and the waits of this module (`compile_all`, `wait`) raise it again while
+    also recorded, and the waits of this module (`Compilation.result`, `wait`) raise it again while
     it is recorded. Python runs a signal handler in whatever Python code the main thread is
     in, and an exception raised in a garbage-collection callback (JAX registers one) is
     printed and dropped: the record makes sure the interrupt still stops the command.
