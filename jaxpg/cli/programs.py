@@ -71,19 +71,30 @@ def _run_chunk(
 ) -> Any:
     """One member's chunk: ``num_iterations`` of a ``chunk_size``-long scan, the rest skipped."""
     import jax
+    import jax.extend.core
     import jax.numpy as jnp
 
     def one_iteration(state, index):
         state, metrics = trainer.run(state, 1, first_iteration + index, last_iteration)
         return state, jax.tree.map(lambda metric: metric[0], metrics)
 
-    metric_shapes = jax.eval_shape(one_iteration, state, 0)[1]
+    # Traced once: `lax.cond` replays the jaxpr (a few high-level equations) instead of
+    # running the trainer's Python a second time, as it would after `jax.eval_shape`.
+    index = jax.ShapeDtypeStruct((), jnp.int32)
+    closed, (state_shapes, metric_shapes) = jax.make_jaxpr(one_iteration, return_shape=True)(
+        state, index
+    )
+    _, out_tree = jax.tree.flatten((state_shapes, metric_shapes))
+    replay = jax.extend.core.jaxpr_as_fun(closed)
+
+    def run_iteration(state, index):
+        return jax.tree.unflatten(out_tree, replay(*jax.tree.leaves((state, index))))
 
     def skip(state, index):
         return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
 
     def body(state, index):
-        return jax.lax.cond(index < num_iterations, one_iteration, skip, state, index)
+        return jax.lax.cond(index < num_iterations, run_iteration, skip, state, index)
 
     return jax.lax.scan(body, state, jnp.arange(chunk_size))
 
