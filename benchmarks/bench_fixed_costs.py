@@ -14,8 +14,9 @@ compilation are paid once per process:
   instructions) and one run of the compiled program;
 * the CLI's main command, ``jaxpg train trpo --env CartPole-v1`` (defaults: 100k steps,
   1 seed, evaluation of 10 episodes): whole process, cold (an empty persistent compilation
-  cache) and warm (the cache the cold run filled), with the compile, train and evaluation
-  times the run records in its config.json; beside it, in the same benchmark run and
+  cache) and warm (the cache the cold run filled: compiled and traced programs), with the
+  compile, train and evaluation times the run records in its config.json (and the same for
+  ``--compare-with``'s CLI, alternating); beside it, in the same benchmark run and
   alternating with it, sb3-contrib's TRPO with RL-Zoo's CartPole-v1 settings for 100k steps
   (``benchmarks/baselines/sb3_trpo.py``, whole process, imports included, torch's default
   threads) when its environment exists (``--peer-python``, see
@@ -175,12 +176,21 @@ def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
     return records
 
 
-def run_cli(out_dir: Path, cache: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``jaxpg train trpo --env CartPole-v1`` (``extra`` replaces ``--env`` and adds options)."""
+def run_cli(
+    out_dir: Path, cache: str, extra: tuple[str, ...] = (), tree: Path | None = None
+) -> dict[str, Any]:
+    """``jaxpg train trpo --env CartPole-v1`` (``extra`` replaces ``--env`` and adds options),
+    of this tree or of another checkout (``tree``)."""
     command = [*JAXPG, "train", "trpo", *(extra or ("--env", "CartPole-v1")), "--no-progress"]
     command += ["--out", str(out_dir)]
-    seconds, _, err = wall(command, {"JAXPG_COMPILE_CACHE": cache})
-    summary = json.loads((out_dir / "config.json").read_text())["summary"]
+    env = {"JAXPG_COMPILE_CACHE": cache}
+    if tree:  # `python -m` puts the working directory first on sys.path: run in the tree
+        env["PYTHONPATH"] = str(tree)
+    seconds, _, err = wall(command, env, cwd=tree)
+    try:
+        summary = json.loads((out_dir / "config.json").read_text())["summary"]
+    except (OSError, KeyError, ValueError):
+        summary = {}
     return {
         "process_s": seconds,
         "compile_s": summary.get("compile_s"),
@@ -209,12 +219,18 @@ def run_sb3(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
 def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     peer = Path(args.peer_python).exists() and not args.no_sb3
-    cold, warm, sb3 = [], [], []
+    cold, warm, sb3, compared = [], [], [], {"cold": [], "warm": []}
     for repeat in range(args.repeats):
         cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
         cold.append(run_cli(work / f"cold{repeat}", cache))
         warm.append(run_cli(work / f"warm{repeat}", cache))
         print(f"cli cold {cold[-1]}\ncli warm {warm[-1]}", flush=True)
+        if args.compare_with:  # the other checkout's CLI, its own cache
+            cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
+            for name in ("cold", "warm"):
+                out = work / f"compared_{name}{repeat}"
+                compared[name].append(run_cli(out, cache, tree=args.compare_with))
+            print(f"compared cli {compared['cold'][-1]} {compared['warm'][-1]}", flush=True)
         if peer:
             sb3.append(run_sb3(args, repeat))
             print(f"sb3 {sb3[-1]}", flush=True)
@@ -224,7 +240,7 @@ def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         extra = ("--env", "brax:hopper", "--total-timesteps", "20480", "--eval-episodes", "2")
         brax = {name: run_cli(work / f"brax_{name}", cache, extra) for name in ("cold", "warm")}
         print(f"cli brax {brax}", flush=True)
-    return {"cold": cold, "warm": warm, "sb3": sb3, "brax": brax}
+    return {"cold": cold, "warm": warm, "sb3": sb3, "brax": brax, "compared": compared}
 
 
 def measure_evaluate() -> dict[str, Any]:
@@ -311,18 +327,22 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
     ]
     end = record["end_to_end"]
     rows = []
-    for name in ("cold", "warm"):
-        runs = [r for r in end[name] if r["ok"]]
-        if runs:
-            rows.append(
-                (
-                    f"jaxpg, {name} cache",
-                    f"{statistics.median(r['process_s'] for r in runs):.1f} s",
-                    f"{statistics.median(r['compile_s'] for r in runs):.1f} s",
-                    f"{statistics.median(r['train_s'] for r in runs):.1f} s",
-                    f"{statistics.median(r['eval_s'] for r in runs):.2f} s",
+    variants = [("jaxpg", end)]
+    if any(end.get("compared", {}).values()):
+        variants.append((f"jaxpg, {record['compared_name']}", end["compared"]))
+    for label, runs_by_cache in variants:
+        for name in ("cold", "warm"):
+            runs = [r for r in runs_by_cache[name] if r["ok"]]
+            if runs:
+                rows.append(
+                    (
+                        f"{label}, {name} cache",
+                        f"{statistics.median(r['process_s'] for r in runs):.1f} s",
+                        _median_text(runs, "compile_s", "{:.1f} s"),
+                        _median_text(runs, "train_s", "{:.1f} s"),
+                        _median_text(runs, "eval_s", "{:.2f} s"),
+                    )
                 )
-            )
     sb3 = [r for r in end["sb3"] if "error" not in r]
     if sb3:
         rows.append(
@@ -337,7 +357,9 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
     lines += [
         "\n`jaxpg train trpo --env CartPole-v1 --no-progress` (100k steps), whole process, "
         "alternating with sb3-contrib's TRPO (RL-Zoo CartPole-v1 settings, 100k steps, whole "
-        "process):\n",
+        "process). Cold: an empty cache directory; warm: the same command again with the "
+        "cache the cold run filled (JAX's compiled programs and, where the code has them, "
+        "jaxpg's stored traced programs):\n",
         common.markdown_table(("run", "process", "compile", "train", "eval"), rows),
     ]
     if sb3 and rows:
@@ -397,6 +419,11 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def _median_text(runs: list[dict[str, Any]], field: str, form: str) -> str:
+    values = [run[field] for run in runs if run.get(field) is not None]
+    return form.format(statistics.median(values)) if values else "-"
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -406,7 +433,7 @@ def parse_args() -> argparse.Namespace:
         "--compare-with",
         type=Path,
         help="another checkout's root (e.g. `git worktree add /tmp/old <commit>`): its compile "
-        "times beside this tree's",
+        "times and its CLI's beside this tree's",
     )
     parser.add_argument(
         "--compare-with-name", default="previous main", help="its name in the table"
@@ -425,7 +452,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     machine = common.machine_description()
-    record: dict[str, Any] = {"repeats": args.repeats, "command": common.command_line()}
+    record: dict[str, Any] = {
+        "repeats": args.repeats,
+        "command": common.command_line(),
+        "compared_name": args.compare_with_name,
+    }
     with tempfile.TemporaryDirectory(prefix="jaxpg_fixed_costs_") as directory:
         work = Path(directory)
         record["start"] = measure_start(max(args.repeats, 5))
