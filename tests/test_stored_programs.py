@@ -164,3 +164,18 @@ def test_a_repeated_command_traces_nothing_and_trains_the_same(tmp_path, capsys,
     assert cli.main([*argv, "--out", str(tmp_path / "second")]) == 0, capsys.readouterr().err
     first, second = (_metrics(tmp_path / name / "metrics.csv") for name in ("first", "second"))
     assert first == second and len(first) == 6
+
+
+def test_the_least_recently_used_programs_beyond_the_limit_are_removed(store, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setattr(stored, "MAX_PROGRAMS", 2)
+    args = _arguments()
+    names = [stored.program_name(("double", index), {}) for index in range(3)]
+    for index in range(2):
+        stored.lower(("double", index), lambda: (_double, programs.shapes_of(args)), {})
+        os.utime(store / names[index], (time.time() - 100 + index, time.time() - 100 + index))
+    assert stored.load(str(store / names[0])) is not None  # used again: now the most recent
+    stored.lower(("double", 2), lambda: (_double, programs.shapes_of(args)), {})
+    assert sorted(path.name for path in store.glob("*.program")) == sorted([names[0], names[2]])

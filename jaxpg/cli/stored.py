@@ -34,6 +34,9 @@ from typing import Any
 
 #: Bumped when the file layout or the fingerprint changes: old files are then never read.
 FORMAT = 1
+#: The most programs kept: saving one more removes the least recently used (every change to
+#: jaxpg's source or a config stores new ones; a TRPO program is about 100 kB).
+MAX_PROGRAMS = 400
 #: The folder, inside the persistent compilation cache's, that holds the programs.
 FOLDER = "jaxpg-programs"
 _MAGIC = b"jaxpg-program\n"
@@ -51,6 +54,7 @@ _LIBRARIES = (
     "mujoco",
     "mujoco-mjx",
     "playground",
+    "mujoco-playground",
     "flatbuffers",
 )
 
@@ -215,8 +219,9 @@ def export(function: Callable, args: tuple) -> StoredProgram:
 
 
 def save(path: str, program: StoredProgram) -> None:
-    """Writes ``program`` to ``path`` atomically; a folder that cannot be written is skipped
-    (the program is traced again next time)."""
+    """Writes ``program`` to ``path`` atomically, then removes the least recently used
+    programs beyond `MAX_PROGRAMS`; a folder that cannot be written is skipped (the program is
+    traced again next time)."""
     header = json.dumps(
         {
             "format": FORMAT,
@@ -232,6 +237,23 @@ def save(path: str, program: StoredProgram) -> None:
             file.write(_MAGIC + struct.pack("<Q", len(header)) + header + program.exported)
         os.replace(temporary, path)
     except OSError:
+        return
+    _prune(os.path.dirname(path))
+
+
+def _prune(directory: str) -> None:
+    """Removes the least recently used programs (`load` refreshes a file's time) beyond
+    `MAX_PROGRAMS`."""
+    try:
+        with os.scandir(directory) as entries:
+            programs = [
+                (entry.stat().st_mtime, entry.path)
+                for entry in entries
+                if entry.name.endswith(".program")
+            ]
+        for _, path in sorted(programs)[: max(0, len(programs) - MAX_PROGRAMS)]:
+            os.remove(path)
+    except OSError:  # another process pruned or wrote meanwhile: next time
         pass
 
 
@@ -253,6 +275,7 @@ def load(path: str) -> StoredProgram | None:
         if hashlib.sha256(exported).hexdigest() != header["sha256"]:
             return None  # damaged, or cut short by a full disk
         in_tree, out_tree = decode_tree(header["in_tree"]), decode_tree(header["out_tree"])
+        os.utime(path)  # recently used: kept by `_prune`
         return StoredProgram(exported, in_tree, out_tree)
     except (OSError, ValueError, KeyError, struct.error, Unstorable):
         return None
