@@ -282,8 +282,8 @@ def test_the_command_writes_everything_before_it_ends_and_reuses_its_stored_prog
             assert len(file.read().strip().split("\n")) == 1 + 3 * 2  # 3 iterations, 2 seeds
         record = json.loads((out / "config.json").read_text())
         assert record["summary"]["status"] == "finished"
-        stored_files[name] = {
-            path.name: path.stat().st_mtime_ns for path in (cache / "jaxpg-programs").iterdir()
+        stored_files[name] = {  # a file written again would be a new inode (os.replace)
+            path.name: path.stat().st_ino for path in (cache / "jaxpg-programs").iterdir()
         }
     # init, chunk and evaluation, stored by the first run and only read by the second
     assert len(stored_files["first"]) == 3 and stored_files["second"] == stored_files["first"]
