@@ -267,7 +267,9 @@ def test_the_command_writes_everything_before_it_ends_and_reuses_its_stored_prog
         "--total-timesteps", "192", "--seeds", "2", "--no-progress", "--eval-episodes", "2",
         "--set", "num_envs=4", "--set", "num_steps=16", "--set", "hidden_sizes=8",
     ]  # fmt: skip
-    environment = {**os.environ, "JAXPG_COMPILE_CACHE": str(cache)}
+    # Buffered output (as when the command's output goes to a file), which it must flush.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    environment["JAXPG_COMPILE_CACHE"] = str(cache)
     stored_files = {}
     for name in ("first", "second"):
         out = tmp_path / name
