@@ -126,8 +126,7 @@ def _fingerprint() -> str:
 
     digest = hashlib.sha256(f"format {FORMAT}, python {sys.version}".encode())
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for folder, subfolders, files in sorted(os.walk(package)):
-        subfolders.sort()
+    for folder, _, files in sorted(os.walk(package)):  # sorted: the same order everywhere
         for name in sorted(files):
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
