@@ -13,7 +13,7 @@ import pytest
 import jaxpg
 from jaxpg import cli
 from jaxpg.cli import programs, runners, stored
-from jaxpg.train import make_trainer
+from jaxpg.train import batched_template, make_trainer
 
 
 class Pair(NamedTuple):
@@ -63,7 +63,7 @@ def test_a_stored_program_is_loaded_without_tracing_and_computes_the_same(store)
 
     def build():
         builds.append(1)
-        return _double, programs.shapes_of(args)
+        return _double, batched_template(args)
 
     first = stored.lower(("double",), build, {}).compile()
     assert _equal(first(*args), expected) and len(builds) == 1
@@ -82,7 +82,7 @@ def test_another_key_or_compiler_option_is_another_program(store):
     args = _arguments()
 
     def build():
-        return _double, programs.shapes_of(args)
+        return _double, batched_template(args)
 
     names = {
         stored.program_name(("double",), {}),
@@ -101,7 +101,7 @@ def test_a_damaged_file_is_traced_again_and_replaced(store):
 
     def build():
         builds.append(1)
-        return _double, programs.shapes_of(args)
+        return _double, batched_template(args)
 
     stored.lower(("double",), build, {}).compile()
     (path,) = store.glob("*.program")
@@ -174,8 +174,8 @@ def test_the_least_recently_used_programs_beyond_the_limit_are_removed(store, mo
     args = _arguments()
     names = [stored.program_name(("double", index), {}) for index in range(3)]
     for index in range(2):
-        stored.lower(("double", index), lambda: (_double, programs.shapes_of(args)), {})
+        stored.lower(("double", index), lambda: (_double, batched_template(args)), {})
         os.utime(store / names[index], (time.time() - 100 + index, time.time() - 100 + index))
     assert stored.load(str(store / names[0])) is not None  # used again: now the most recent
-    stored.lower(("double", 2), lambda: (_double, programs.shapes_of(args)), {})
+    stored.lower(("double", 2), lambda: (_double, batched_template(args)), {})
     assert sorted(path.name for path in store.glob("*.program")) == sorted([names[0], names[2]])

@@ -346,7 +346,7 @@ def eval_lowering(
 
     from jaxpg.cli import stored
     from jaxpg.evaluation import evaluate
-    from jaxpg.train import COMPILER_OPTIONS
+    from jaxpg.train import COMPILER_OPTIONS, batched_template
 
     def evaluate_seed(member_params, seed):
         key = run_keys(seed).evaluate
@@ -356,17 +356,10 @@ def eval_lowering(
 
     def build():
         seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
-        return jax.vmap(evaluate_seed), (shapes_of(params()), seeds)
+        return jax.vmap(evaluate_seed), (batched_template(params()), seeds)
 
     key = ("eval", episodes, greedy, *identity)
     return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
-
-
-def shapes_of(tree: Any) -> Any:
-    """``tree`` with every array replaced by its `jax.ShapeDtypeStruct`."""
-    import jax
-
-    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype), tree)
 
 
 #: Environment variable: the persistent compilation cache's directory, or ``off``.

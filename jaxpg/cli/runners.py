@@ -20,7 +20,6 @@ from jaxpg.cli.programs import (
     make_chunk_runner,
     make_sweep_chunk_runner,
     program_identity,
-    shapes_of,
     wait,
 )
 from jaxpg.cli.run import ProgressCallback, Run, Runner
@@ -97,7 +96,7 @@ class JaxRunner:
         """``state()``: the states (or their shapes) the chunk takes, when it is traced."""
         import jax
 
-        from jaxpg.train import COMPILER_OPTIONS
+        from jaxpg.train import COMPILER_OPTIONS, batched_template
 
         def build():
             if self.sweep is None:
@@ -107,7 +106,7 @@ class JaxRunner:
                     self.config, self.env, self.env_params, self.chunk_size
                 )
             count = jax.ShapeDtypeStruct((), "int32")
-            return program, (shapes_of(state()), *self._inputs(), count, count, count)
+            return program, (batched_template(state()), *self._inputs(), count, count, count)
 
         key = ("train chunk", self.chunk_size, *self.identity)
         return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
