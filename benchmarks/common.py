@@ -226,6 +226,7 @@ def machine_description() -> dict[str, Any]:
         "gymnax": _version("gymnax"),
         "gymnasium": _version("gymnasium"),
         "numpy": _version("numpy"),
+        "ml_dtypes": _version("ml_dtypes"),
         "device": f"JAX device {device.platform}"
         + ("" if device.device_kind == device.platform else f" ({device.device_kind})"),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
@@ -239,7 +240,8 @@ def machine_markdown(machine: dict[str, Any]) -> str:
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['device']}; "
         f"load average at start {machine['load_average']}. Python {machine['python']}, "
         f"jax {machine['jax']}, jaxlib {machine['jaxlib']}, gymnax {machine['gymnax']}, "
-        f"gymnasium {machine['gymnasium']}, numpy {machine['numpy']}; XLA_FLAGS {flags}."
+        f"gymnasium {machine['gymnasium']}, numpy {machine['numpy']}, "
+        f"ml_dtypes {machine.get('ml_dtypes', 'not recorded')}; XLA_FLAGS {flags}."
     )
 
 
