@@ -67,7 +67,7 @@ def evaluate(
     checked = given or default_policy(config, env, env_params)
     policy_params = _policy_params(params)
     check_policy_params(checked, policy_params, config=None if given else config, env=env)
-    horizon = _horizon(env, env_params, max_steps)
+    horizon = episode_horizon(env, env_params, max_steps)
 
     if getattr(env, "RUNS_ON_HOST", False):
         from jaxpg.host_train import play_host_episodes
@@ -225,7 +225,7 @@ def eval_horizon(config: BaseConfig, env: Any, env_params: Any) -> int:
             limit (``env_params.max_steps_in_episode``).
     """
     try:
-        return _horizon(env, env_params, None)
+        return episode_horizon(env, env_params, None)
     except ValueError as error:
         raise ValueError(
             f"eval_every={config.eval_every} needs the episodes' time limit: {error}"
@@ -247,7 +247,13 @@ def make_periodic_evaluation(config: BaseConfig, env: Any, env_params: Any, poli
     return evaluate_params
 
 
-def _horizon(env: Any, env_params: Any, max_steps: int | None) -> int:
+def episode_horizon(env: Any, env_params: Any, max_steps: int | None = None) -> int:
+    """The steps an evaluation episode may take: ``max_steps``, or else the environment's time
+    limit (``env_params.max_steps_in_episode``, which must be a concrete integer).
+
+    Raises:
+        ValueError: an invalid ``max_steps``, or no concrete time limit.
+    """
     if max_steps is not None:
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")

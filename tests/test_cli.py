@@ -238,7 +238,7 @@ def test_gridworld_run_files_and_eval(tmp_path, capsys):
     # The persistent compilation cache (the tests' own, see conftest.py) holds the programs.
     cache = os.environ["JAXPG_COMPILE_CACHE"]
     assert f"compilation cache: {cache}" in err
-    for program in ("_init_member", "run_chunk", "evaluate_seed"):
+    for program in ("_init_member", "run_chunk", "evaluate_member"):
         assert any(program in entry for entry in os.listdir(cache)), program
     assert "maxent on GridWorld-v0: 3 iterations, 72 env steps per seed, 2 seeds" in out
     assert "evaluation after training (3 episodes per seed" in out and "compile" in out
@@ -671,9 +671,9 @@ def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
             capsys,
         )
         assert status == 0, err_resumed
-        # A resume (here with a new total) compiles nothing: its program comes from the
-        # persistent compilation cache.
-        assert cache_events == ["cache_hits"], cache_events
+        # A resume (here with a new total) compiles nothing: its programs (the chunk, and the
+        # evaluation during training) come from the persistent compilation cache.
+        assert cache_events == ["cache_hits", "cache_hits"], cache_events
     finally:
         monitoring.unregister_event_duration_listener(record)
         monitoring.unregister_event_listener(record_cache)
@@ -692,9 +692,9 @@ def test_sweep_trains_the_grid_in_one_compiled_program(tmp_path, capsys):
     record = json.loads((run_dir / "config.json").read_text())
     assert record["sweep"] == {"fields": ["learning_rate"], "points": [[0.001], [0.1]]}
     assert "3 programs: init, train chunk, eval" in out
-    # The resume traced its chunk program again (a new total); the executable came from the
+    # The resume traced its programs again (a new total); the executables came from the
     # persistent compilation cache (above).
-    assert record["summary"]["compiled_programs"] == ["train chunk"]
+    assert record["summary"]["compiled_programs"] == ["train chunk", "eval"]
 
     rows = _csv_rows(run_dir / "metrics.csv")
     assert list(rows[0])[:5] == ["iteration", "grid_point", "learning_rate", "seed", "env_steps"]

@@ -14,8 +14,8 @@ in chunks of ``--chunk-size`` iterations, each one call of a single compiled pro
 ``jit(vmap(run_chunk))`` over seeds (`make_chunk_runner`). The program takes the number of
 iterations to run as a traced argument and skips the rest of its fixed-length scan with
 `lax.cond`, so the last, partial chunk reuses it. A new run compiles three programs (the
-initial states, the chunk, the final evaluation), a resumed run two (no initial states), in
-parallel threads, and never one per chunk; the number of seeds does not change that (they are
+initial states, the chunk, and the evaluation: `jaxpg.cli.programs.evaluation_lowering`), a
+resumed run two (no initial states), in parallel threads, and never one per chunk; the number of seeds does not change that (they are
 vmapped). Within one process, programs are reused across `main` calls when their config and
 environment are the same. Across processes, JAX's persistent compilation cache keeps the
 compiled programs (`jaxpg.cli.programs.enable_compilation_cache`: by default in
@@ -40,10 +40,15 @@ sizes.
 
 Every key of seed S comes from `run_keys`: ``train, evaluate, render = split(key(S), 3)``.
 Training starts from ``trainer.init(train)``: a run with seeds S..S+K-1 equals
-``jax.vmap(make_train(config, env, env_params))`` over those train keys, bit for bit (one seed
-alone unvmapped sees the same episodes; its floats may differ in the last bits). The final
-evaluation and ``jaxpg eval`` use ``evaluate``, the episode ``jaxpg eval`` shows and renders
-``render``; none of them is a key training also uses. An algorithm whose schedule depends on
+``jax.vmap(make_train(config, env, env_params))`` over those train keys: the same parameters,
+returns and evaluations during training, bit for bit; diagnostics such as a KL estimate may
+differ in the last bit (one seed alone unvmapped sees the same episodes; its floats may differ
+in the last bits). The evaluations during training run in the evaluation program between
+chunks (a chunk ends where the schedule evaluates), on the keys and with the metrics of the
+trainer's own schedule. The final evaluation and ``jaxpg eval`` play their episodes in batches
+of ``2 * eval_episodes`` (the config's; the last batch cut to the count asked for) through the
+same program, batch ``b`` on ``fold_in(evaluate, b)``; the episode ``jaxpg eval`` shows and
+renders uses ``render``; none of them is a key training also uses. An algorithm whose schedule depends on
 the run's length (PPO's ``anneal_lr``) follows the total in force when each iteration is
 trained.
 

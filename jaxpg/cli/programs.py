@@ -326,39 +326,71 @@ def program_identity(
     )
 
 
-def eval_lowering(
+def evaluation_size(config: Any) -> int:
+    """Episodes per member in one call of a run's evaluation program: ``2 * eval_episodes``
+    (the sampled and the greedy half of an evaluation during training)."""
+    return 2 * config.eval_episodes
+
+
+def evaluation_lowering(
     identity: tuple,
     num_members: int,
     config: Any,
     env: Any,
     env_params: Any,
     policy: Any,
-    params: Callable[[], Any],
-    episodes: int,
-    greedy: bool,
+    states: Callable[[], Any],
 ) -> tuple[tuple, Any]:
-    """``program(params [M, ...], eval_seeds int32 [M]) -> returns [M, episodes]``: each
-    member's ``policy`` evaluated with its seed's ``run_keys(eval_seed).evaluate``; ``params()``
-    gives the agents' whole parameter dict (observation statistics included, applied frozen),
-    or its shapes, when the program must be traced."""
+    """A JAX run's one evaluation program: the evaluations during training, the evaluation
+    after it and ``jaxpg eval`` all call it, so a run compiles one evaluation, not two.
+
+    ``program(params [M, ...], keys [M], eval_seeds int32 [M], final, greedy, batch) ->
+    (returns [M, evaluation_size(config)], metrics)``: each member's ``policy`` plays
+    ``evaluation_size(config)`` episodes in one rollout (`jaxpg.evaluation.episode_returns`);
+    ``metrics``: the `jaxpg.evaluation.EVAL_METRICS` ``[M]`` of its halves, as the trainer's
+    in-program schedule computes them.
+    ``final`` False: an evaluation during training, on ``evaluation_key(keys)`` (the carried
+    keys of the states just trained, as in `jaxpg.train.make_trainer`'s schedule), the first
+    half sampled, the second greedy. ``final`` True: batch ``batch`` of an evaluation of a
+    trained run, on ``fold_in(run_keys(eval_seed).evaluate, batch)``, every episode greedy or
+    every one sampled as ``greedy`` says. ``states()`` gives the run's states (or their
+    shapes) when the program must be traced; their parameter dicts are applied whole
+    (observation statistics frozen).
+    """
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
+    from jaxpg import evaluation
     from jaxpg.cli import stored
-    from jaxpg.evaluation import evaluate
     from jaxpg.train import COMPILER_OPTIONS, batched_template
 
-    def evaluate_seed(member_params, seed):
-        key = run_keys(seed).evaluate
-        return evaluate(
-            config, env, env_params, member_params, key, episodes, greedy, policy=policy
+    size = evaluation_size(config)
+    horizon = evaluation.episode_horizon(env, env_params)
+    halves = np.arange(size) >= size // 2  # during training: the second half greedy
+
+    def evaluate_member(params, carried_key, seed, final, greedy, batch):
+        key = jax.lax.cond(
+            final,
+            lambda: jax.random.fold_in(run_keys(seed).evaluate, batch),
+            lambda: evaluation.evaluation_key(carried_key),
         )
+        mask = jnp.where(final, greedy, halves)
+        returns = evaluation.episode_returns(
+            env, env_params, policy, params, key, size, mask, horizon
+        )
+        half = size // 2
+        return returns, evaluation.evaluation_metrics(returns[:half], returns[half:])
 
     def build():
-        seeds = jax.ShapeDtypeStruct((num_members,), jnp.int32)
-        return jax.vmap(evaluate_seed), (batched_template(params()), seeds)
+        members = jax.ShapeDtypeStruct((num_members,), jnp.int32)
+        flag = jax.ShapeDtypeStruct((), jnp.bool_)
+        template = batched_template(states())
+        inputs = (template.agent.params, template.key, members, flag, flag)
+        program = jax.vmap(evaluate_member, in_axes=(0, 0, 0, None, None, None))
+        return program, (*inputs, jax.ShapeDtypeStruct((), jnp.int32))
 
-    key = ("eval", episodes, greedy, *identity)
+    key = ("evaluation", size, *identity)
     return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
 
 

@@ -16,7 +16,8 @@ from jaxpg.cli.host import HostRunner
 from jaxpg.cli.options import CLIError, run_keys, runs_on_host
 from jaxpg.cli.programs import (
     cached_compile,
-    eval_lowering,
+    evaluation_lowering,
+    evaluation_size,
     make_chunk_runner,
     make_sweep_chunk_runner,
     program_identity,
@@ -30,10 +31,13 @@ class JaxRunner:
 
     ``init`` (the initial states), ``train chunk`` (``jit(vmap(run_chunk))`` of
     `make_chunk_runner`, or of `make_sweep_chunk_runner` with a sweep: one program for every
-    chunk and grid point) and ``eval`` (`jaxpg.evaluate` with the trained policy). Each is
-    compiled once per process (`cached_compile`); `compile` compiles them together, in
-    parallel threads, and returns once ``init`` and ``train chunk`` are ready (``eval`` goes
-    on compiling while training runs).
+    chunk and grid point) and ``eval`` (`evaluation_lowering`: every evaluation of the run,
+    during training, after it and by ``jaxpg eval``). The chunk program does not evaluate: a
+    chunk stops at each iteration the schedule evaluates after (``config.eval_every``), and
+    the evaluation program runs there, on the same keys as `jaxpg.train.make_trainer`'s
+    in-program schedule. Each program is compiled once per process (`cached_compile`);
+    `compile` compiles them together, in parallel threads (``eval`` goes on compiling while
+    training runs when only the final evaluation needs it).
     """
 
     progress_per_iteration = 1
@@ -96,14 +100,17 @@ class JaxRunner:
         """``state()``: the states (or their shapes) the chunk takes, when it is traced."""
         import jax
 
-        from jaxpg.train import COMPILER_OPTIONS, batched_template
+        from jaxpg.train import COMPILER_OPTIONS, batched_template, make_trainer
 
         def build():
+            # The evaluations run in their own program (`evaluation_lowering`).
+            config = dataclasses.replace(self.config, eval_every=0)
             if self.sweep is None:
-                program = make_chunk_runner(self.trainer, self.chunk_size)
+                trainer = make_trainer(config, self.env, self.env_params)
+                program = make_chunk_runner(trainer, self.chunk_size)
             else:
                 program = make_sweep_chunk_runner(
-                    self.config, self.env, self.env_params, self.chunk_size
+                    config, self.env, self.env_params, self.chunk_size
                 )
             count = jax.ShapeDtypeStruct((), "int32")
             return program, (batched_template(state()), *self._inputs(), count, count, count)
@@ -111,20 +118,19 @@ class JaxRunner:
         key = ("train chunk", self.chunk_size, *self.identity)
         return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
 
-    def _eval_lowering(
-        self, params: Callable[[], Any], episodes: int, greedy: bool
-    ) -> tuple[tuple, Any]:
-        return eval_lowering(
+    def _eval_lowering(self, states: Callable[[], Any]) -> tuple[tuple, Any]:
+        return evaluation_lowering(
             self.identity,
             self.num_members,
             self.config,
             self.env,
             self.env_params,
             self.algorithm.policy,
-            params,
-            episodes,
-            greedy,
+            states,
         )
+
+    def _evaluation(self, state: Any) -> Any:
+        return self._compile({"eval": self._eval_lowering(lambda: state)})[0]["eval"]
 
     @contextlib.contextmanager
     def _traceable(self) -> Iterator[None]:
@@ -169,12 +175,11 @@ class JaxRunner:
         if state is None:
             lowerings["init"] = self._init_lowering()
         lowerings["train chunk"] = self._chunk_lowering(states)
-        if eval_episodes:
-            # The whole parameter dict: evaluate applies observation statistics if any.
-            params = lambda: states().agent.params  # noqa: E731
-            lowerings["eval"] = self._eval_lowering(params, eval_episodes, greedy=False)
-        # The evaluation after training finishes compiling while training runs.
-        return self._compile(lowerings, background=("eval",))[1]
+        if eval_episodes or self.config.eval_every:
+            lowerings["eval"] = self._eval_lowering(states)
+        # Needed only after training, the evaluation program compiles while training runs.
+        background = () if self.config.eval_every else ("eval",)
+        return self._compile(lowerings, background=background)[1]
 
     def init(self, seeds: Sequence[int]) -> Any:
         program = self._compile({"init": self._init_lowering()})[0]["init"]
@@ -183,31 +188,74 @@ class JaxRunner:
     def run_chunk(
         self, state: Any, count: int, progress: ProgressCallback
     ) -> tuple[Any, dict[str, Any]]:
+        """``count`` iterations in calls of the chunk program that end where the schedule
+        evaluates, each followed by the evaluation there: the metrics of
+        `jaxpg.train.Trainer.run` with ``config.eval_every``."""
         import jax
         import numpy as np
 
+        from jaxpg.evaluation import EVAL_METRICS, evaluation_due
+
         lowering = self._chunk_lowering(lambda: state)
         program = self._compile({"train chunk": lowering})[0]["train chunk"]
-        # The iterations done so far (the same for every member): where the chunk stands in
-        # the run's evaluation schedule (`BaseConfig.eval_every`).
-        first = np.asarray(jax.device_get(state.progress.iteration)).reshape(-1)[0]
-        last = np.int32(self.config.num_iterations)
-        state, metrics = wait(
-            program(state, *self._inputs(), np.int32(first), last, np.int32(count))
-        )
-        metrics = {
-            name: np.asarray(value)[:, :count] for name, value in jax.device_get(metrics).items()
+        every, last = self.config.eval_every, self.config.num_iterations
+        # The iterations done so far (the same for every member).
+        done = int(np.asarray(jax.device_get(state.progress.iteration)).reshape(-1)[0])
+        end, pieces = done + count, []
+        while done < end:
+            stop = min(end, (done // every + 1) * every, last) if every else end
+            stop = max(stop, done + 1)  # past the run's last iteration (a resume continues)
+            state, metrics = wait(
+                program(
+                    state, *self._inputs(), np.int32(done), np.int32(last), np.int32(stop - done)
+                )
+            )
+            metrics = {
+                name: np.asarray(value)[:, : stop - done]
+                for name, value in jax.device_get(metrics).items()
+            }
+            if every:
+                nan = np.full_like(metrics["episode_return"], np.nan, dtype=np.float32)
+                metrics.update({name: nan.copy() for name in EVAL_METRICS})
+                if evaluation_due(stop, self.config, last):
+                    for name, value in self._evaluate_during_training(state).items():
+                        metrics[name][:, -1] = value
+            pieces.append(metrics)
+            progress(stop - done, metrics["episode_return"][:, -1], None)
+            done = stop
+        return state, {
+            name: np.concatenate([p[name] for p in pieces], axis=1) for name in pieces[0]
         }
-        progress(count, metrics["episode_return"][:, -1], None)
-        return state, metrics
 
-    def evaluate(self, state: Any, seeds: Sequence[int], episodes: int, greedy: bool) -> Any:
+    def _evaluate_during_training(self, state: Any) -> dict[str, Any]:
+        """The `jaxpg.evaluation.EVAL_METRICS` of every member (``[M]`` each) after the
+        iterations ``state`` holds: `jaxpg.evaluation.make_periodic_evaluation`'s."""
+        import jax
         import numpy as np
 
-        params = state.agent.params
-        lowering = self._eval_lowering(lambda: params, episodes, greedy)
-        program = self._compile({"eval": lowering})[0]["eval"]
-        return np.asarray(wait(program(params, self._member_seeds(seeds))))
+        program = self._evaluation(state)
+        seeds = np.zeros(self.num_members, np.int32)  # not used by an evaluation in training
+        _, metrics = wait(
+            program(state.agent.params, state.key, seeds, np.False_, np.False_, np.int32(0))
+        )
+        return {name: np.asarray(value) for name, value in jax.device_get(metrics).items()}
+
+    def evaluate(self, state: Any, seeds: Sequence[int], episodes: int, greedy: bool) -> Any:
+        """``episodes`` per member in batches of `evaluation_size` (batch ``b`` on
+        ``fold_in(run_keys(seed).evaluate, b)``), the calls queued before the wait."""
+        import numpy as np
+
+        program = self._evaluation(state)
+        size = evaluation_size(self.config)
+        member_seeds = self._member_seeds(seeds)
+        batches = [
+            program(
+                state.agent.params, state.key, member_seeds, np.True_, np.bool_(greedy), np.int32(b)
+            )
+            for b in range(-(-episodes // size))
+        ]
+        returns = np.concatenate([np.asarray(r) for r, _ in wait(batches)], axis=1)
+        return returns[:, :episodes]
 
     def report(self) -> dict[str, Any]:
         return {}
