@@ -9,16 +9,16 @@
     jaxpg eval runs/trpo-CartPole-v1-20250101-120000 --greedy --render cartpole.gif
     jaxpg list
 
-A thin layer over the library: ``make_env``, ``make_trainer`` and ``evaluate``. Training runs
-in chunks of ``--chunk-size`` iterations, each one call of a single compiled program,
+A thin layer over the library: ``make_env``, ``make_trainer`` and ``evaluate``. Training runs in
+chunks of ``--chunk-size`` iterations, each one call of a single compiled program,
 ``jit(vmap(run_chunk))`` over seeds (`make_chunk_runner`). The program takes the number of
 iterations to run as a traced argument and skips the rest of its fixed-length scan with
-`lax.cond`, so the last, partial chunk reuses it. A new run compiles three programs (the
-initial states, the chunk, and the evaluation: `jaxpg.cli.programs.evaluation_lowering`), a
-resumed run two (no initial states), in parallel threads, and never one per chunk; the number of seeds does not change that (they are
-vmapped). Within one process, programs are reused across `main` calls when their config and
-environment are the same. Across processes, JAX's persistent compilation cache keeps the
-compiled programs (`jaxpg.cli.programs.enable_compilation_cache`: by default in
+`lax.cond`, so the last, partial chunk reuses it. A new run compiles three programs (the initial
+states, the chunk, and the evaluation: `jaxpg.cli.programs.evaluation_lowering`), a resumed run
+two (no initial states), in parallel threads, and never one per chunk; the number of seeds does
+not change that (they are vmapped). Within one process, programs are reused across `main` calls
+when their config and environment are the same. Across processes, JAX's persistent compilation
+cache keeps the compiled programs (`jaxpg.cli.programs.enable_compilation_cache`: by default in
 ``~/.cache/jaxpg/jax``, printed at the start; ``JAXPG_COMPILE_CACHE=DIR`` moves it, ``=off``
 turns it off), and the traced programs are stored beside it (`jaxpg.cli.stored`, by
 `jax.export`), so a repeated command neither traces nor compiles. Programs compile with
@@ -48,9 +48,9 @@ chunks (a chunk ends where the schedule evaluates), on the keys and with the met
 trainer's own schedule. The final evaluation and ``jaxpg eval`` play their episodes in batches
 of ``2 * eval_episodes`` (the config's; the last batch cut to the count asked for) through the
 same program, batch ``b`` on ``fold_in(evaluate, b)``; the episode ``jaxpg eval`` shows and
-renders uses ``render``; none of them is a key training also uses. An algorithm whose schedule depends on
-the run's length (PPO's ``anneal_lr``) follows the total in force when each iteration is
-trained.
+renders uses ``render``; none of them is a key training also uses. An algorithm whose schedule
+depends on the run's length (PPO's ``anneal_lr``) follows the total in force when each
+iteration is trained.
 
 Gymnasium environments (``--env gymnasium:LunarLander-v3``) have no JAX ``step``, so their runs
 go through `jaxpg.host_train`: rollouts on the host from a gymnasium vector environment, the

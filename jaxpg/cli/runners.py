@@ -204,7 +204,7 @@ class JaxRunner:
         end, pieces = done + count, []
         while done < end:
             stop = min(end, (done // every + 1) * every, last) if every else end
-            stop = max(stop, done + 1)  # past the run's last iteration (a resume continues)
+            stop = max(stop, done + 1)  # at least one iteration per call
             state, metrics = wait(
                 program(
                     state, *self._inputs(), np.int32(done), np.int32(last), np.int32(stop - done)
