@@ -35,6 +35,7 @@ the Brax compile, a few minutes)::
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
@@ -55,9 +56,75 @@ DEFAULT_PEER_PYTHON = "/work/venv-peers/bin/python"
 SB3_SCRIPT = common.BENCHMARKS_DIR / "baselines" / "sb3_trpo.py"
 TRAINING_API = "import jaxpg; jaxpg.make_train; jaxpg.make_env; jaxpg.TRPOConfig; jaxpg.evaluate"
 
+# Kinds of the compiled program's kernels, by the JAX name stack of each (first match wins).
+KERNEL_KINDS = (
+    ("random numbers", "threefry|_uniform|_normal|_gumbel|_shuffle|random_bits|_randint|fold_in"),
+    ("network initialisation", "orthogonal|qr|householder|geqrf|orgqr"),
+    ("networks", "MLP|Dense|tanh|relu|dot_general|log_softmax|softmax|take_along_axis"),
+)
+
+
+def kernel_counts(text: str) -> dict[str, int]:
+    """The kernels XLA:CPU compiles for an optimised HLO module (``compiled.as_text()``), by
+    kind (`KERNEL_KINDS`, else "other"), and its while loops.
+
+    A kernel is a fusion or an unfused computing instruction (not a parameter, tuple, constant,
+    copy or control flow) of the entry computation or of a computation it runs as a loop body,
+    loop condition, branch or call; fused computations and reducers are parts of kernels. Each
+    kernel is compiled on its own (MLIR, then LLVM), about 10 ms each on this project's
+    2-core machine: their count is what the compile time follows.
+    """
+    import collections
+    import re
+
+    computations = re.split(r"\n(?=\S)", text)
+    pattern = r"(?:body|condition|true_computation|false_computation)=%?([\w.\-]+)"
+    referenced = set(re.findall(pattern, text))
+    for group in re.findall(r"branch_computations=\{([^}]*)\}", text):
+        referenced.update(name.strip().lstrip("%") for name in group.split(","))
+    called = set()
+    for line in text.split("\n"):
+        if re.search(r" call\(", line):
+            called.update(re.findall(r"to_apply=%?([\w.\-]+)", line))
+    skip = {
+        "parameter",
+        "get-tuple-element",
+        "tuple",
+        "constant",
+        "bitcast",
+        "copy",
+        "while",
+        "conditional",
+        "call",
+        "after-all",
+        "opt-barrier",
+        "copy-start",
+        "copy-done",
+    }
+    counts: collections.Counter = collections.Counter()
+    for computation in computations:
+        head = computation.split("\n", 1)[0]
+        name = head.split(" ")[1 if head.startswith("ENTRY") else 0].lstrip("%")
+        if not (head.startswith("ENTRY") or name in referenced or name in called):
+            continue
+        for line in computation.split("\n")[1:]:
+            op = re.search(r" = (?:\([^=]*?\)|\S+) ([a-z][a-z\-]*)\(", line)  # shape, op
+            if not op or op.group(1) in skip:
+                continue
+            stack = re.search(r'op_name="([^"]*)"', line)
+            stack = stack.group(1) if stack else ""
+            kind = next((k for k, pattern in KERNEL_KINDS if re.search(pattern, stack)), "other")
+            counts[kind] += 1
+    counts["while loops"] = text.count(" while(")
+    return dict(counts)
+
+
 # One compile probe per process: prints a JSON line. argv: algorithm, env id, steps, the
-# compiler options as JSON ("default": none; "jaxpg": jaxpg.COMPILER_OPTIONS).
-PROBE = """
+# compiler options as JSON ("default": none; "jaxpg": jaxpg.COMPILER_OPTIONS). The kernel
+# counter goes with it, so that it measures another checkout (--compare-with) the same way.
+PROBE = (
+    inspect.getsource(kernel_counts).replace("KERNEL_KINDS", repr(KERNEL_KINDS))
+    + """
 import json, sys, time
 import jax, jaxpg
 algorithm, env_id, steps, options = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -74,8 +141,10 @@ t4 = time.perf_counter()
 text = compiled.as_text() or ""
 print(json.dumps({"trace_s": t1 - t0, "lower_s": t2 - t1, "compile_s": t3 - t2,
                   "run_s": t4 - t3, "hlo_instructions": text.count(" = "),
+                  "kernels": kernel_counts(text),
                   "final_return": float(result.metrics["episode_return"][-1])}))
 """
+)
 
 EVALUATE_PROBE = """
 import json, time
@@ -171,6 +240,8 @@ def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
             for field in ("trace_s", "lower_s", "compile_s", "run_s", "hlo_instructions"):
                 if ok:
                     record[field] = statistics.median(run[field] for run in ok)
+            if ok:
+                record["kernels"] = ok[0].get("kernels", {})  # the same program every run
             records.append(record)
             print(f"compile {algorithm} {env_id} [{name}]: {record}", flush=True)
     return records
@@ -309,7 +380,17 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
         "or preset; 100k steps on CartPole-v1, 20,480 on Brax), then run once ('run'); variants "
         "alternate, medians:\n",
         common.markdown_table(
-            ("algorithm", "env", "code, options", "trace", "lower", "XLA compile", "HLO", "run"),
+            (
+                "algorithm",
+                "env",
+                "code, options",
+                "trace",
+                "lower",
+                "XLA compile",
+                "HLO",
+                "kernels: all (random numbers, network initialisation, networks, other); loops",
+                "run",
+            ),
             [
                 (
                     r["algorithm"],
@@ -319,11 +400,18 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
                     f"{r.get('lower_s', float('nan')):.2f} s",
                     f"{r.get('compile_s', float('nan')):.1f} s",
                     f"{r.get('hlo_instructions', 0):,}",
+                    _kernels_text(r.get("kernels", {})),
                     f"{r.get('run_s', float('nan')):.2f} s",
                 )
                 for r in record["compiles"]
             ],
         ),
+        "\nKernels: the fusions and unfused instructions XLA:CPU compiles one by one (about 10 "
+        "ms each here), counted in the optimised HLO (`kernel_counts`) and sorted by the JAX "
+        "name stack of each: random numbers (each threefry hash is a rolled loop of its own on "
+        "CPU), the networks' passes, the networks' initialisation (orthogonal: QR), and the "
+        "rest (environment steps, advantages, the optimiser, the trust-region step's vector "
+        "arithmetic and checks, bookkeeping).\n",
     ]
     end = record["end_to_end"]
     rows = []
@@ -417,6 +505,13 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
         ),
     ]
     return "".join(lines)
+
+
+def _kernels_text(kernels: dict[str, int]) -> str:
+    if not kernels:
+        return "-"
+    parts = [kernels.get(kind, 0) for kind, _ in KERNEL_KINDS] + [kernels.get("other", 0)]
+    return f"{sum(parts)} ({', '.join(map(str, parts))}); {kernels.get('while loops', 0)}"
 
 
 def _median_text(runs: list[dict[str, Any]], field: str, form: str) -> str:
