@@ -111,12 +111,6 @@ def _tree_add_scaled(a: PyTree, scalar: ArrayLike, b: PyTree) -> PyTree:
     return jax.tree.map(lambda x, y: (x + scalar * y).astype(jnp.result_type(x)), a, b)
 
 
-def _tree_all_finite(tree: PyTree) -> jax.Array:
-    """Returns whether every element of every leaf is finite."""
-    finite = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
-    return jnp.all(jnp.stack(finite)) if finite else jnp.array(True)
-
-
 def _tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     """Returns `on_true` if `pred` else `on_false`, leafwise and without arithmetic."""
     return jax.tree.map(lambda x, y: jnp.where(pred, x, y), on_true, on_false)
@@ -303,26 +297,36 @@ def trust_region_step(
     Returns:
         `(new_params, info)`: parameters shaped like `params` and a `TrustRegionInfo`.
     """
-    loss, grad = jax.value_and_grad(objective_fn)(params)
-    constraint_at_params = constraint_fn(params)
-    cg = conjugate_gradient(
-        curvature_vp, jax.tree.map(jnp.negative, grad), max_iters=cg_iters, tol=cg_tol
-    )
-    direction = cg.x
-    shs = _tree_vdot(direction, curvature_vp(direction))
-    grad_dot_direction = _tree_vdot(grad, direction)
+    # On one flat vector, as in `conjugate_gradient`: the vector arithmetic, checks and
+    # selections below are then one operation each, not one per parameter leaf (a smaller
+    # program to compile); the functions see the parameters as a pytree.
+    flat_params, unravel = ravel_pytree(params)
 
-    curved = (shs > _MIN_CURVATURE * _tree_vdot(direction, direction)) & jnp.isfinite(shs)
-    valid = _tree_all_finite(grad) & _tree_all_finite(direction) & curved
+    def flat(fn):
+        return lambda x: fn(unravel(x))
+
+    def flat_curvature_vp(v):
+        return ravel_pytree(curvature_vp(unravel(v)))[0]
+
+    objective, constraint_of = flat(objective_fn), flat(constraint_fn)
+    loss, grad = jax.value_and_grad(objective)(flat_params)
+    constraint_at_params = constraint_of(flat_params)
+    cg = conjugate_gradient(flat_curvature_vp, -grad, max_iters=cg_iters, tol=cg_tol)
+    direction = cg.x
+    shs = jnp.vdot(direction, flat_curvature_vp(direction))
+    grad_dot_direction = jnp.vdot(grad, direction)
+
+    curved = (shs > _MIN_CURVATURE * jnp.vdot(direction, direction)) & jnp.isfinite(shs)
+    valid = jnp.isfinite(grad).all() & jnp.isfinite(direction).all() & curved
     # A placeholder divisor where the step is invalid keeps beta finite: no NaN or inf can reach
     # the parameters, even through the branch that `where` discards.
     beta = jnp.sqrt(2.0 * jnp.maximum(max_constraint, 0.0) / jnp.where(valid, shs, 1.0))
     beta = jnp.where(valid & jnp.isfinite(beta), beta, 0.0)
-    valid = valid & _tree_all_finite(jax.tree.map(lambda d: beta * d, direction))
+    valid = valid & jnp.isfinite(beta * direction).all()
 
     def evaluate(step_size):
-        candidate = _tree_add_scaled(params, step_size, direction)
-        return candidate, objective_fn(candidate), constraint_fn(candidate)
+        candidate = _tree_add_scaled(flat_params, step_size, direction)
+        return candidate, objective(candidate), constraint_of(candidate)
 
     if line_search:
 
@@ -355,7 +359,7 @@ def trust_region_step(
             jnp.zeros((), jnp.int32),
             jnp.array(False),
             jnp.zeros_like(beta),
-            params,
+            flat_params,
             jnp.zeros_like(loss),
             jnp.zeros_like(constraint_at_params),
         )
@@ -370,7 +374,8 @@ def trust_region_step(
         tried_step_size = beta
 
     step_size = jnp.where(success, tried_step_size, 0.0)
-    new_params = _tree_select(success, candidate, params)
+    # `params` itself, not its flat copy unravelled, when no step is taken: bit for bit.
+    new_params = _tree_select(success, unravel(candidate), params)
     constraint = jnp.where(success, new_constraint, constraint_at_params)
     info = TrustRegionInfo(
         constraint=constraint,

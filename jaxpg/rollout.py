@@ -6,11 +6,12 @@ Every algorithm in jaxpg collects experience with `rollout`. It steps ``B`` envi
 next observation (the pre-reset one when an episode ends), so that advantage estimators can
 bootstrap from the value of the final observation on truncation and not on termination.
 
-Cost notes: actions for the whole batch are drawn with one random call (not one key per
-environment); jaxpg environments step the batch with one key and draw new episodes only for the
-environments that finished (`jaxpg.envs.base.Environment.step_batch`); other gymnax environments
-get one key per environment. Episode statistics are reduced inside the scan to three scalars per
-rollout, so metrics stay small.
+Cost notes: the keys of every step come from one split before the loop; actions for the whole
+batch are drawn with one random call (not one key per environment); jaxpg environments step the
+batch with one key and draw new episodes only for the environments that finished
+(`jaxpg.envs.base.Environment.step_batch`); other gymnax environments get one key per
+environment. Episode statistics are reduced inside the scan to three scalars per rollout, so
+metrics stay small.
 """
 
 from __future__ import annotations
@@ -100,9 +101,12 @@ def reset(key: jax.Array, env: Any, env_params: Any, num_envs: int) -> RolloutSt
     Returns:
         A `RolloutState` with leaves batched over ``[B]``.
     """
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key, num_envs), env_params
-    )
+    if hasattr(env, "reset_batch"):  # jaxpg environments (`jaxpg.envs.base.Environment`)
+        obs, env_state = env.reset_batch(key, num_envs, env_params)
+    else:
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(key, num_envs), env_params
+        )
     return RolloutState(
         obs=obs,
         env_state=env_state,
@@ -183,9 +187,9 @@ def rollout(
     """
     action_space = env.action_space(env_params)
 
-    def body(carry, step_key):
+    def body(carry, step_keys):
         state, stats = carry
-        action_key, env_key = jax.random.split(step_key)
+        action_key, env_key = step_keys
         action, log_prob = policy_fn(action_key, state.obs)
         obs, env_state, reward, terminated, truncated, final_obs = step_envs(
             env_key, env, env_params, state.env_state, env_action(action_space, action)
@@ -219,8 +223,10 @@ def rollout(
 
     zero = jnp.zeros((), jnp.float32)
     stats = EpisodeStats(zero, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+    # Every step's two keys (the policy's, the environments') come from one split before the
+    # loop: one threefry hash for the rollout instead of one more per step in the loop body.
     (state, stats), trajectory = jax.lax.scan(
-        body, (state, stats), jax.random.split(key, num_steps), unroll=unroll
+        body, (state, stats), jax.random.split(key, (num_steps, 2)), unroll=unroll
     )
     return state, trajectory, stats
 

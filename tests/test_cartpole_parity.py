@@ -63,10 +63,16 @@ def test_step_matches_gymnasium_on_injected_states():
 def test_reset_distribution_and_time_limits_match_gymnasium():
     env, params = jaxpg.make_env("CartPole-v1")
     obs, _ = jax.vmap(env.reset, (0, None))(jax.random.split(jax.random.key(0), 20000), params)
-    obs = np.asarray(obs)
-    assert obs.min() >= -0.05 and obs.max() <= 0.05
-    np.testing.assert_allclose(obs.mean(0), 0.0, atol=2e-3)
-    np.testing.assert_allclose(obs.std(0), 0.1 / np.sqrt(12), rtol=0.03)  # uniform variance
+    # The batched reset (one draw for all environments) has the same distribution.
+    batch_obs, batch_state = env.reset_batch(jax.random.key(1), 20000, params)
+    np.testing.assert_array_equal(np.asarray(batch_state.time), 0)
+    np.testing.assert_array_equal(batch_obs, jax.vmap(env.get_obs)(batch_state))
+    for sample in (np.asarray(obs), np.asarray(batch_obs)):
+        assert sample.min() >= -0.05 and sample.max() <= 0.05
+        np.testing.assert_allclose(sample.mean(0), 0.0, atol=2e-3)
+        np.testing.assert_allclose(sample.std(0), 0.1 / np.sqrt(12), rtol=0.03)  # uniform
+        correlation = np.corrcoef(sample.T)  # the four variables are independent draws
+        np.testing.assert_allclose(correlation, np.eye(4), atol=0.03)
     for env_id, limit in [("CartPole-v0", 200), ("CartPole-v1", 500)]:
         spec = gymnasium.spec(env_id)
         assert spec.max_episode_steps == limit

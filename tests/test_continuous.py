@@ -2,7 +2,6 @@
 observation normalisation; and the presets are valid configs."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -62,10 +61,28 @@ def pendulum():
     return BadlyScaled(env), env_params
 
 
+#: Seeds per configuration: one seed's evaluation ranges from about 80 to 200 steps, their mean
+#: is what normalisation is judged on.
+NUM_SEEDS = 6
+
+
 def _train_and_evaluate(config, env, env_params):
-    result = jax.jit(jaxpg.make_train(config, env, env_params))(jax.random.key(0))
-    returns = jaxpg.evaluate(config, env, env_params, result.params, jax.random.key(1), 16)
-    return result, float(jnp.mean(returns))
+    """Trains ``NUM_SEEDS`` seeds in one vmapped call; the mean over seeds of 16 evaluation
+    episodes each."""
+    keys = jax.random.split(jax.random.key(0), NUM_SEEDS)
+    result = jax.jit(jax.vmap(jaxpg.make_train(config, env, env_params)))(keys)
+    returns = [
+        jaxpg.evaluate(
+            config,
+            env,
+            env_params,
+            jax.tree.map(lambda x, i=i: x[i], result.params),
+            jax.random.key(1),
+            16,
+        ).mean()
+        for i in range(NUM_SEEDS)
+    ]
+    return result, float(np.mean(returns))
 
 
 def test_trpo_balances_a_badly_scaled_brax_pendulum_only_with_normalisation(pendulum):
@@ -75,12 +92,13 @@ def test_trpo_balances_a_badly_scaled_brax_pendulum_only_with_normalisation(pend
     )
     # The statistics saw every observation of every rollout, on the environment's scale.
     stats = result.params["obs_norm"].stats
-    assert float(stats.count) == CONFIG.total_timesteps
+    np.testing.assert_array_equal(np.asarray(stats.count), CONFIG.total_timesteps)
     assert np.all(np.abs(np.asarray(stats.mean) - OFFSET) < 5 * SCALE)
     _, raw = _train_and_evaluate(CONFIG, env, env_params)
-    # 200 steps is the most a pendulum can balance; a falling one lasts about 5-30.
-    assert normalised >= 150, (normalised, raw)
-    assert raw < 100, (normalised, raw)
+    # 200 steps is the most a pendulum can balance; a falling one lasts about 5-30, and
+    # without normalisation the seeds' mean stays near 60.
+    assert normalised >= 120, (normalised, raw)
+    assert raw < 90, (normalised, raw)
 
 
 def test_every_preset_is_a_valid_config():

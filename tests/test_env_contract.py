@@ -74,6 +74,24 @@ def test_same_key_same_output_and_keys_matter(env_id):
         assert not np.array_equal(np.asarray(first[0]), np.asarray(other[0]))
 
 
+@pytest.mark.parametrize("env_id", jaxpg.envs.registered_envs())
+def test_batched_reset_has_the_shapes_of_single_resets_and_keys_matter(env_id):
+    env, params = jaxpg.make_env(env_id)
+    key = jax.random.key(3)
+    batch = jax.jit(env.reset_batch, static_argnums=1)(key, 5, params)
+    single = jax.eval_shape(env.reset, key, params)
+    assert jax.tree.structure(batch) == jax.tree.structure(single)
+    for leaf, one in zip(jax.tree.leaves(batch), jax.tree.leaves(single), strict=True):
+        assert leaf.shape == (5, *one.shape) and leaf.dtype == one.dtype
+    obs, _ = batch
+    singles, _ = jax.vmap(env.reset, (0, None))(jax.random.split(key, 5), params)
+    if np.unique(np.asarray(singles).reshape(5, -1), axis=0).shape[0] == 1:
+        return  # a fixed initial state (the gridworld's start cell): nothing random to check
+    assert np.unique(np.asarray(obs).reshape(5, -1), axis=0).shape[0] == 5
+    other, _ = env.reset_batch(jax.random.key(4), 5, params)
+    assert not np.array_equal(np.asarray(obs), np.asarray(other))
+
+
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_truncation_fires_exactly_at_the_limit(env_id):
     env, params = _short(env_id)

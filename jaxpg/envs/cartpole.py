@@ -107,6 +107,17 @@ class CartPole(Environment):
         )
         return self.get_obs(state), state
 
+    def reset_batch(
+        self, key: jax.Array, num_envs: int, params: CartPoleParams | None = None
+    ) -> tuple[jax.Array, CartPoleState]:
+        """``num_envs`` new episodes from one draw of ``U(-0.05, 0.05)^(num_envs x 4)``."""
+        # Batch-major like every other batched array, so that a mesh splits it along the batch.
+        draw = jax.random.uniform(key, (num_envs, 4), minval=-0.05, maxval=0.05)
+        x, x_dot, theta, theta_dot = draw.T
+        time = jnp.zeros((num_envs,), jnp.int32)
+        state = CartPoleState(x=x, x_dot=x_dot, theta=theta, theta_dot=theta_dot, time=time)
+        return jax.vmap(self.get_obs)(state), state
+
     def get_obs(self, state: CartPoleState, params: Any = None, key: Any = None) -> jax.Array:
         return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(jnp.float32)
 
