@@ -128,7 +128,8 @@ PROBE = (
 import json, sys, time
 import jax, jaxpg
 algorithm, env_id, steps, options = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-options = None if options == "default" else jaxpg.COMPILER_OPTIONS
+options = {"default": None, "jaxpg": jaxpg.COMPILER_OPTIONS,
+           "fast": getattr(jaxpg, "FAST_COMPILE_OPTIONS", None)}[options]
 config, env_kwargs = jaxpg.presets.config(algorithm, env_id, total_timesteps=steps)
 env, env_params = jaxpg.make_env(env_id, **env_kwargs)
 train = jax.jit(jaxpg.make_train(config, env, env_params), compiler_options=options)
@@ -214,15 +215,19 @@ def measure_compiles(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Compile probes, alternating the variants of each algorithm: this tree with XLA's default
     options and with `jaxpg.COMPILER_OPTIONS`, and ``--compare-with`` (another checkout, e.g.
     the previous main) with the default options."""
+    fast = ("this tree, FAST_COMPILE_OPTIONS", None, "fast")
     variants = [("this tree, XLA defaults", None, "default"), ("this tree", None, "jaxpg")]
     if args.compare_with:
         variants.insert(
             0, (f"{args.compare_with_name}, XLA defaults", args.compare_with, "default")
         )
-    probes = [("trpo", "CartPole-v1", 100_000, variants), ("ppo", "CartPole-v1", 100_000, variants)]
+    probes = [
+        ("trpo", "CartPole-v1", 100_000, [*variants, fast]),
+        ("ppo", "CartPole-v1", 100_000, [*variants, fast]),
+    ]
     probes += [(name, "CartPole-v1", 100_000, variants[-1:]) for name in ("vpg", "a2c")]
     if args.brax:
-        probes.append(("trpo", "brax:hopper", 20_480, variants[-2:]))
+        probes.append(("trpo", "brax:hopper", 20_480, [*variants[-2:], fast]))
     records = []
     for algorithm, env_id, steps, chosen in probes:
         repeats = 1 if env_id.startswith("brax") else args.repeats
@@ -406,6 +411,7 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
                 for r in record["compiles"]
             ],
         ),
+        _compile_ratios(record),
         "\nKernels: the fusions and unfused instructions XLA:CPU compiles one by one (about 10 "
         "ms each here), counted in the optimised HLO (`kernel_counts`) and sorted by the JAX "
         "name stack of each: random numbers (each threefry hash is a rolled loop of its own on "
@@ -505,6 +511,35 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
         ),
     ]
     return "".join(lines)
+
+
+def _compile_ratios(record: dict[str, Any]) -> str:
+    """One line: XLA compile time of ``--compare-with`` over this tree's, per algorithm and
+    options (medians of the same run)."""
+    parts = []
+    for algorithm in ("trpo", "ppo"):
+        rows = [
+            r
+            for r in record["compiles"]
+            if r["algorithm"] == algorithm and r["env"] == "CartPole-v1" and "compile_s" in r
+        ]
+        base = [r for r in rows if r["variant"].startswith(record["compared_name"])]
+        if not base:
+            continue
+        ratios = [
+            f"{r['variant'].removeprefix('this tree').lstrip(', ') or 'COMPILER_OPTIONS'} "
+            f"{base[0]['compile_s'] / r['compile_s']:.2f}x"
+            for r in rows
+            if r["variant"].startswith("this tree")
+        ]
+        parts.append(f"{algorithm.upper()}: " + ", ".join(ratios))
+    if not parts:
+        return ""
+    return (
+        f"\nXLA compile time, {record['compared_name']} over this tree (medians): "
+        + "; ".join(parts)
+        + ".\n"
+    )
 
 
 def _kernels_text(kernels: dict[str, int]) -> str:

@@ -35,6 +35,7 @@ _ATTRIBUTES = {
     "data_parallel_mesh": "jaxpg.parallel",
     "Trajectory": "jaxpg.rollout",
     "COMPILER_OPTIONS": "jaxpg.train",
+    "FAST_COMPILE_OPTIONS": "jaxpg.train",
     "TrainResult": "jaxpg.train",
     "TrainState": "jaxpg.train",
     "make_train": "jaxpg.train",
@@ -115,6 +116,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from jaxpg.rollout import Trajectory  # noqa: F401
     from jaxpg.train import (  # noqa: F401
         COMPILER_OPTIONS,
+        FAST_COMPILE_OPTIONS,
         TrainResult,
         TrainState,
         make_train,

@@ -292,3 +292,27 @@ def test_the_command_writes_everything_before_it_ends_and_reuses_its_stored_prog
     assert (tmp_path / "first" / "metrics.csv").read_text().split("\n")[1:] == (
         tmp_path / "second" / "metrics.csv"
     ).read_text().split("\n")[1:]
+
+
+def test_fast_compile_options_train_the_same_up_to_round_off():
+    """XLA:CPU's older emitters (`jaxpg.FAST_COMPILE_OPTIONS`) compile the same program: the
+    same episodes, and every float metric equal to float32 round-off."""
+    config = jaxpg.PPOConfig(
+        num_envs=4, num_steps=32, total_timesteps=4 * 32 * 6, num_minibatches=4
+    )
+    env, env_params = jaxpg.make_env("CartPole-v1")
+    train = jaxpg.make_train(config, env, env_params)
+    key = jax.random.key(0)
+    default = jax.jit(train, compiler_options=jaxpg.COMPILER_OPTIONS)(key)
+    fast = jax.jit(train, compiler_options=jaxpg.FAST_COMPILE_OPTIONS)(key)
+    for name in ("episode_return", "episode_length", "episodes_finished", "env_steps"):
+        np.testing.assert_array_equal(fast.metrics[name], default.metrics[name], err_msg=name)
+    for name, value in default.metrics.items():
+        np.testing.assert_allclose(fast.metrics[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+    # Adam divides by the gradients' scale, so round-off in tiny gradients reaches the
+    # parameters at about 1e-5.
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
+        fast.params,
+        default.params,
+    )
