@@ -128,8 +128,9 @@ PROBE = (
 import json, sys, time
 import jax, jaxpg
 algorithm, env_id, steps, options = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-options = {"default": None, "jaxpg": jaxpg.COMPILER_OPTIONS,
-           "fast": getattr(jaxpg, "FAST_COMPILE_OPTIONS", None)}[options]
+# getattr: an older checkout (--compare-with) may have neither.
+names = {"jaxpg": "COMPILER_OPTIONS", "fast": "FAST_COMPILE_OPTIONS"}
+options = None if options == "default" else getattr(jaxpg, names[options])
 config, env_kwargs = jaxpg.presets.config(algorithm, env_id, total_timesteps=steps)
 env, env_params = jaxpg.make_env(env_id, **env_kwargs)
 train = jax.jit(jaxpg.make_train(config, env, env_params), compiler_options=options)

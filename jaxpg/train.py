@@ -49,9 +49,9 @@ COMPILER_OPTIONS: dict[str, Any] = {"xla_backend_optimization_level": 1}
 
 #: `COMPILER_OPTIONS` with XLA:CPU's older loop emitters instead of its MLIR fusion emitters:
 #: for short experiments, where compiling costs more than running. Measured on 2 CPU cores
-#: (RESULTS "fixed_costs"): about 40-45% less XLA compile time than `COMPILER_OPTIONS` for TRPO
-#: and PPO on CartPole-v1, for a compiled program about 1.6x slower. Results agree with the
-#: other options' to float32 round-off (the kernels sum in another order), not bit for bit.
+#: (RESULTS "fixed_costs", two runs): 31-42% less XLA compile time than `COMPILER_OPTIONS` for
+#: TRPO and PPO on CartPole-v1, 30-41% on Brax hopper; the CartPole programs run 1.5-1.6x
+#: slower. Results agree with the other options' to float32 round-off, not bit for bit.
 #: ``jax.jit(train, compiler_options=jaxpg.FAST_COMPILE_OPTIONS)``.
 FAST_COMPILE_OPTIONS: dict[str, Any] = {**COMPILER_OPTIONS, "xla_cpu_use_fusion_emitters": False}
 
