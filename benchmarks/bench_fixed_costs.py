@@ -15,11 +15,11 @@ compilation are paid once per process:
 * the CLI's main command, ``jaxpg train trpo --env CartPole-v1`` (defaults: 100k steps,
   1 seed, evaluation of 10 episodes): whole process, cold (an empty persistent compilation
   cache) and warm (the cache the cold run filled: compiled and traced programs), with the
-  compile, train and evaluation times the run records in its config.json (and the same for
-  ``--compare-with``'s CLI, alternating); beside it, in the same benchmark run and
-  alternating with it, sb3-contrib's TRPO with RL-Zoo's CartPole-v1 settings for 100k steps
-  (``benchmarks/baselines/sb3_trpo.py``, whole process, imports included, torch's default
-  threads) when its environment exists (``--peer-python``, see
+  compile, train and evaluation times the run records in its config.json (and the same with
+  ``--compile optimized``, and for ``--compare-with``'s CLI, alternating); beside it, in the
+  same benchmark run and alternating with it, sb3-contrib's TRPO with RL-Zoo's CartPole-v1
+  settings for 100k steps (``benchmarks/baselines/sb3_trpo.py``, whole process, imports
+  included, torch's default threads) when its environment exists (``--peer-python``, see
   ``benchmarks/baselines/README.md``);
 * ``jaxpg.evaluate`` from Python: the first call (compiles) and the next ones (kept program);
 * Ctrl-C: seconds from SIGINT to the process's exit, sent while the CLI compiles and while
@@ -297,11 +297,18 @@ def run_sb3(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     peer = Path(args.peer_python).exists() and not args.no_sb3
     cold, warm, sb3, compared = [], [], [], {"cold": [], "warm": []}
+    optimized: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": []}
     for repeat in range(args.repeats):
         cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
         cold.append(run_cli(work / f"cold{repeat}", cache))
         warm.append(run_cli(work / f"warm{repeat}", cache))
         print(f"cli cold {cold[-1]}\ncli warm {warm[-1]}", flush=True)
+        # The same command compiled for speed of the programs (the default beyond 1M steps).
+        cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
+        extra = ("--env", "CartPole-v1", "--compile", "optimized")
+        for name in ("cold", "warm"):
+            optimized[name].append(run_cli(work / f"optimized_{name}{repeat}", cache, extra))
+        print(f"cli optimized {optimized['cold'][-1]} {optimized['warm'][-1]}", flush=True)
         if args.compare_with:  # the other checkout's CLI, its own cache
             cache = tempfile.mkdtemp(prefix="jaxpg_bench_cache_", dir=work)
             for name in ("cold", "warm"):
@@ -317,7 +324,14 @@ def measure_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         extra = ("--env", "brax:hopper", "--total-timesteps", "20480", "--eval-episodes", "2")
         brax = {name: run_cli(work / f"brax_{name}", cache, extra) for name in ("cold", "warm")}
         print(f"cli brax {brax}", flush=True)
-    return {"cold": cold, "warm": warm, "sb3": sb3, "brax": brax, "compared": compared}
+    return {
+        "cold": cold,
+        "warm": warm,
+        "optimized": optimized,
+        "sb3": sb3,
+        "brax": brax,
+        "compared": compared,
+    }
 
 
 def measure_evaluate() -> dict[str, Any]:
@@ -423,6 +437,8 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
     end = record["end_to_end"]
     rows = []
     variants = [("jaxpg", end)]
+    if any(end.get("optimized", {}).values()):
+        variants.append(("jaxpg --compile optimized", end["optimized"]))
     if any(end.get("compared", {}).values()):
         variants.append((f"jaxpg, {record['compared_name']}", end["compared"]))
     for label, runs_by_cache in variants:
@@ -450,7 +466,8 @@ def report(machine: dict[str, Any], record: dict[str, Any]) -> str:
             )
         )
     lines += [
-        "\n`jaxpg train trpo --env CartPole-v1 --no-progress` (100k steps), whole process, "
+        "\n`jaxpg train trpo --env CartPole-v1 --no-progress` (100k steps: `--compile auto` "
+        "compiles fast), whole process, "
         "alternating with sb3-contrib's TRPO (RL-Zoo CartPole-v1 settings, 100k steps, whole "
         "process). Cold: an empty cache directory; warm: the same command again with the "
         "cache the cold run filled (JAX's compiled programs and, where the code has them, "

@@ -47,13 +47,27 @@ from jaxpg.spaces import describe, is_box, is_discrete
 #: ``jax.jit(train, compiler_options=jaxpg.COMPILER_OPTIONS)``.
 COMPILER_OPTIONS: dict[str, Any] = {"xla_backend_optimization_level": 1}
 
-#: `COMPILER_OPTIONS` with XLA:CPU's older loop emitters instead of its MLIR fusion emitters:
-#: for short experiments, where compiling costs more than running. Measured on 2 CPU cores
-#: (RESULTS "fixed_costs", two runs): 31-42% less XLA compile time than `COMPILER_OPTIONS` for
-#: TRPO and PPO on CartPole-v1, 30-41% on Brax hopper; the CartPole programs run 1.5-1.6x
-#: slower. Results agree with the other options' to float32 round-off, not bit for bit.
-#: ``jax.jit(train, compiler_options=jaxpg.FAST_COMPILE_OPTIONS)``.
-FAST_COMPILE_OPTIONS: dict[str, Any] = {**COMPILER_OPTIONS, "xla_cpu_use_fusion_emitters": False}
+#: `COMPILER_OPTIONS` for short experiments, where compiling costs more than running:
+#:
+#: * XLA:CPU's older loop emitters instead of its MLIR fusion emitters, which take most of the
+#:   time XLA spends emitting a kernel;
+#: * YNNPACK (XLA:CPU's kernel library) for the elementwise operations and reductions around
+#:   matrix products too, not the products alone: they are not compiled at all. This also
+#:   wins back most of what the older emitters lose at run time: they compute a
+#:   transcendental function (``tanh`` after a ``Dense`` layer) one element at a time when
+#:   it overwrites its input.
+#:
+#: The CLI compiles with them for runs of up to 1M environment steps (``--compile auto``).
+#: Measured on 2 CPU cores (`benchmarks/bench_fixed_costs.py`, RESULTS "fixed_costs"): see
+#: the README's benchmark table. Results agree with the other options' to float32 round-off,
+#: not bit for bit. ``jax.jit(train, compiler_options=jaxpg.FAST_COMPILE_OPTIONS)``.
+FAST_COMPILE_OPTIONS: dict[str, Any] = {
+    **COMPILER_OPTIONS,
+    "xla_cpu_use_fusion_emitters": False,
+    "xla_cpu_experimental_ynn_fusion_type": ",".join(
+        f"LIBRARY_FUSION_TYPE_{kind}" for kind in ("DOT", "ELTWISE", "REDUCE")
+    ),
+}
 
 
 class TrainState(NamedTuple):

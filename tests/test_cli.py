@@ -3,6 +3,7 @@
 Training runs are tiny (a few iterations of a few small batches); `cli.main` runs in-process.
 """
 
+import argparse
 import csv
 import json
 import math
@@ -17,7 +18,8 @@ import pytest
 from PIL import Image
 
 import jaxpg
-from jaxpg import cli
+from jaxpg import checkpoint, cli
+from jaxpg.cli import options as cli_options
 from jaxpg.cli import runs as cli_runs
 from jaxpg.cli import train as cli_train
 
@@ -425,6 +427,47 @@ def test_resume_accepts_the_runs_own_options_and_names_a_change(tmp_path, capsys
         assert status == 2 and message in err, (argv, err)
         assert "Only --total-timesteps, --chunk-size, --eval-episodes" in err
     assert len(_csv_rows(run_dir / "metrics.csv")) == 2 * 2
+
+
+def test_compile_mode_follows_the_run_length_and_stays_with_the_run(tmp_path, capsys):
+    from jaxpg.cli.options import FAST_COMPILE_MAX_STEPS, resolve_compile_mode
+
+    assert resolve_compile_mode("auto", FAST_COMPILE_MAX_STEPS) == "fast"
+    assert resolve_compile_mode("auto", FAST_COMPILE_MAX_STEPS + 1) == "optimized"
+    assert resolve_compile_mode("optimized", 1) == "optimized"
+    assert resolve_compile_mode("fast", 10**9) == "fast"
+
+    run_dir = tmp_path / "run"
+    own = ["vpg", "--env", "CartPole-v1", *VPG_TINY, "--seeds", 2, "--chunk-size", 2]
+    quiet = ["--eval-episodes", 0, "--no-progress"]
+
+    def recorded():
+        metadata = checkpoint.read_metadata(run_dir / "checkpoint.msgpack")["metadata"]
+        return metadata["compile"], json.loads((run_dir / "config.json").read_text())["compile"]
+
+    argv = ["train", *own, "--total-timesteps", BATCH, "--out", run_dir, *quiet]
+    status, out, err = _run([*argv, "--compile", "optimized"], capsys)
+    assert status == 0, err
+    assert "programs compile optimized (--compile)" in err
+    assert recorded() == ("optimized", "optimized")
+    # A resume keeps the run's own choice, although auto would pick fast for this length ...
+    resume = ["train", "--resume", run_dir, *quiet]
+    status, out, err = _run([*resume, "--total-timesteps", 2 * BATCH], capsys)
+    assert status == 0, err
+    assert "programs compile optimized" in err and recorded() == ("optimized", "optimized")
+    # ... and --compile changes it (auto: by the new length, all seeds together).
+    status, out, err = _run([*resume, "--total-timesteps", 3 * BATCH, "--compile", "auto"], capsys)
+    assert status == 0, err
+    assert "programs compile fast" in err and recorded() == ("fast", "fast")
+    assert len(_csv_rows(run_dir / "metrics.csv")) == 3 * 2
+
+    # A new run without --compile: auto, counted over every member (2 seeds here).
+    steps = FAST_COMPILE_MAX_STEPS // 2 + BATCH  # over the limit for 2 seeds, not for 1
+    config = cli_options.build_config("vpg", {"num_envs": 4, "num_steps": 16}, steps)
+    run = cli_runs.Run("vpg", config, "CartPole-v1", {}, None, None, None, [0, 1], "x", 1)
+    assert cli_runs._compile_mode(argparse.Namespace(compile=None), run) == "optimized"
+    run.seeds = [0]
+    assert cli_runs._compile_mode(argparse.Namespace(compile=None), run) == "fast"
 
 
 def test_every_key_of_a_cli_run_is_a_stream_of_its_own():

@@ -166,7 +166,9 @@ def test_cli_run_with_its_own_evaluation_program_equals_make_train(tmp_path, cap
     assert (config.eval_every, config.eval_episodes, config.num_iterations) == (2, 3, 5)
     env, env_params = jaxpg.make_env("CartPole-v1")
     keys = jax.numpy.stack([cli.run_keys(seed).train for seed in (0, 1)])
-    expected = jax.jit(jax.vmap(jaxpg.make_train(config, env, env_params)))(keys)
+    assert record["compile"] == "fast"  # a short run: --compile auto
+    train = jax.vmap(jaxpg.make_train(config, env, env_params))
+    expected = jax.jit(train, compiler_options=jaxpg.FAST_COMPILE_OPTIONS)(keys)
 
     trainer = jaxpg.make_trainer(config, env, env_params)
     saved = checkpoint.restore(out / "checkpoint.msgpack", trainer.template).state

@@ -59,7 +59,9 @@ def test_argument_errors_answer_without_importing_jax():
 def test_ctrl_c_during_compilation_stops_at_once_and_leaves_no_run(tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "jaxpg", "train", "trpo", "--env", "CartPole-v1", "--out", out],
+        # --compile optimized: the slower compile, so that Ctrl-C surely lands in it.
+        [sys.executable, "-m", "jaxpg", "train", "trpo", "--env", "CartPole-v1", "--out", out]
+        + ["--compile", "optimized"],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "JAXPG_COMPILE_CACHE": "off"},

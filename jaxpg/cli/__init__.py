@@ -22,7 +22,8 @@ cache keeps the compiled programs (`jaxpg.cli.programs.enable_compilation_cache`
 ``~/.cache/jaxpg/jax``, printed at the start; ``JAXPG_COMPILE_CACHE=DIR`` moves it, ``=off``
 turns it off), and the traced programs are stored beside it (`jaxpg.cli.stored`, by
 `jax.export`), so a repeated command neither traces nor compiles. Programs compile with
-`jaxpg.COMPILER_OPTIONS`.
+`jaxpg.FAST_COMPILE_OPTIONS` for runs of up to 1M environment steps and with
+`jaxpg.COMPILER_OPTIONS` beyond (``--compile``; the choice is kept with the run).
 
 Ctrl-C is handled within a fraction of a second at any moment: compilations run in daemon
 threads and every wait for a program polls, so nothing blocks in XLA. A new run interrupted

@@ -160,6 +160,7 @@ def write_outputs(run: Run, summary: dict[str, Any], metrics: bool = True) -> No
     if run.sweep is not None:
         record["sweep"] = run.sweep.to_dict()
     record["chunk_size"] = run.chunk_size
+    record["compile"] = run.compile_mode
     record["summary"] = summary
     write_json(os.path.join(run.out_dir, CONFIG_FILE), record)
     if metrics and run.history:

@@ -326,6 +326,13 @@ def program_identity(
     )
 
 
+def compiler_options(mode: str) -> dict[str, Any]:
+    """The XLA options of ``--compile`` ``fast`` or ``optimized``."""
+    from jaxpg.train import COMPILER_OPTIONS, FAST_COMPILE_OPTIONS
+
+    return {"fast": FAST_COMPILE_OPTIONS, "optimized": COMPILER_OPTIONS}[mode]
+
+
 def evaluation_size(config: Any) -> int:
     """Episodes per member in one call of a run's evaluation program: ``2 * eval_episodes``
     (the sampled and the greedy half of an evaluation during training)."""
@@ -340,6 +347,7 @@ def evaluation_lowering(
     env_params: Any,
     policy: Any,
     states: Callable[[], Any],
+    options: dict[str, Any],
 ) -> tuple[tuple, Any]:
     """A JAX run's one evaluation program: the evaluations during training, the evaluation
     after it and ``jaxpg eval`` all call it, so a run compiles one evaluation, not two.
@@ -355,7 +363,7 @@ def evaluation_lowering(
     trained run, on ``fold_in(run_keys(eval_seed).evaluate, batch)``, every episode greedy or
     every one sampled as ``greedy`` says. ``states()`` gives the run's states (or their
     shapes) when the program must be traced; their parameter dicts are applied whole
-    (observation statistics frozen).
+    (observation statistics frozen). ``options``: the XLA options (`compiler_options`).
     """
     import jax
     import jax.numpy as jnp
@@ -363,7 +371,7 @@ def evaluation_lowering(
 
     from jaxpg import evaluation
     from jaxpg.cli import stored
-    from jaxpg.train import COMPILER_OPTIONS, batched_template
+    from jaxpg.train import batched_template
 
     size = evaluation_size(config)
     horizon = evaluation.episode_horizon(env, env_params)
@@ -391,7 +399,7 @@ def evaluation_lowering(
         return program, (*inputs, jax.ShapeDtypeStruct((), jnp.int32))
 
     key = ("evaluation", size, *identity)
-    return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+    return key, lambda: stored.lower(key, build, options)
 
 
 #: Environment variable: the persistent compilation cache's directory, or ``off``.

@@ -111,6 +111,9 @@ class Run:
         history: metric name to ``[M, iterations]`` arrays recorded so far.
         iterations_done: completed iterations.
         sweep: the `jaxpg.cli.sweep.Sweep` grid, or None for a plain run.
+        compile_mode: ``fast`` or ``optimized``: the compiler options of a JAX environment's
+            programs (`jaxpg.cli.options.resolve_compile_mode`); runs written before the
+            option existed compiled ``optimized``.
     """
 
     algorithm: str
@@ -127,6 +130,7 @@ class Run:
     history: dict[str, Any] = dataclasses.field(default_factory=dict)
     iterations_done: int = 0
     sweep: Any = None
+    compile_mode: str = "optimized"
 
     @property
     def member_seeds(self) -> list[int]:
@@ -142,6 +146,7 @@ class Run:
             "env_kwargs": self.env_kwargs,
             "seeds": list(self.seeds),
             "chunk_size": self.chunk_size,
+            "compile": self.compile_mode,
         }
         if self.sweep is not None:
             record["sweep"] = self.sweep.to_dict()

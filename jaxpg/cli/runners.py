@@ -16,6 +16,7 @@ from jaxpg.cli.host import HostRunner
 from jaxpg.cli.options import CLIError, run_keys, runs_on_host
 from jaxpg.cli.programs import (
     cached_compile,
+    compiler_options,
     evaluation_lowering,
     evaluation_size,
     make_chunk_runner,
@@ -54,6 +55,8 @@ class JaxRunner:
         self.num_members = len(run.member_seeds)
         self.chunk_size = run.chunk_size
         self.identity = program_identity(run.config, run.env_id, run.env_kwargs, self.num_members)
+        self.options = compiler_options(run.compile_mode)
+        self.identity = (*self.identity, run.compile_mode)
         if run.sweep is not None:
             self.identity = (*self.identity, "sweep", run.sweep.fields)
 
@@ -84,8 +87,6 @@ class JaxRunner:
     def _init_lowering(self) -> tuple[tuple, Any]:
         import jax
 
-        from jaxpg.train import COMPILER_OPTIONS
-
         def build():
             seeds = jax.ShapeDtypeStruct((self.num_members,), "int32")
             inputs = jax.tree.map(
@@ -94,13 +95,13 @@ class JaxRunner:
             return jax.vmap(self._init_member), (seeds, *inputs)
 
         key = ("init", *self.identity)
-        return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+        return key, lambda: stored.lower(key, build, self.options)
 
     def _chunk_lowering(self, state: Callable[[], Any]) -> tuple[tuple, Any]:
         """``state()``: the states (or their shapes) the chunk takes, when it is traced."""
         import jax
 
-        from jaxpg.train import COMPILER_OPTIONS, batched_template, make_trainer
+        from jaxpg.train import batched_template, make_trainer
 
         def build():
             # The evaluations run in their own program (`evaluation_lowering`).
@@ -116,7 +117,7 @@ class JaxRunner:
             return program, (batched_template(state()), *self._inputs(), count, count, count)
 
         key = ("train chunk", self.chunk_size, *self.identity)
-        return key, lambda: stored.lower(key, build, COMPILER_OPTIONS)
+        return key, lambda: stored.lower(key, build, self.options)
 
     def _eval_lowering(self, states: Callable[[], Any]) -> tuple[tuple, Any]:
         return evaluation_lowering(
@@ -127,6 +128,7 @@ class JaxRunner:
             self.env_params,
             self.algorithm.policy,
             states,
+            self.options,
         )
 
     def _evaluation(self, state: Any) -> Any:

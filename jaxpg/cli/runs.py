@@ -29,6 +29,7 @@ from jaxpg.cli.options import (
     config_from_record,
     make_environment,
     parse_assignments,
+    resolve_compile_mode,
     runs_on_host,
 )
 from jaxpg.cli.programs import enable_compilation_cache
@@ -116,6 +117,7 @@ def setup_new_run(args: argparse.Namespace) -> Run:
         chunk_size=args.chunk_size or default_chunk_size(config.num_iterations),
         sweep=sweep,
     )
+    run.compile_mode = _compile_mode(args, run)
     run.runner = make_runner(run)
     return run
 
@@ -179,6 +181,12 @@ def _check_config_json(file: str, run_dir: str, header: dict[str, Any]) -> None:
         )
 
 
+def _compile_mode(args: argparse.Namespace, run: Run) -> str:
+    """``--compile`` resolved for ``run`` (``auto`` when not given)."""
+    steps = run.config.total_timesteps * len(run.member_seeds)
+    return resolve_compile_mode(getattr(args, "compile", None) or "auto", steps)
+
+
 def _read_run(path: str) -> tuple[Run, str]:
     """The run a checkpoint's header describes (no runner, no state yet) and its file."""
     from jaxpg import checkpoint
@@ -226,6 +234,7 @@ def _read_run(path: str) -> tuple[Run, str]:
         out_dir=run_dir,
         chunk_size=int(metadata.get("chunk_size") or default_chunk_size(config.num_iterations)),
         sweep=sweep,
+        compile_mode=metadata.get("compile", "optimized"),
     )
     return run, file
 
@@ -312,8 +321,8 @@ def setup_resume(args: argparse.Namespace) -> Run:
         raise CLIError(
             f"--resume continues {run.out_dir} as it was configured; "
             + "; ".join(changes)
-            + ". Only --total-timesteps, --chunk-size, --eval-episodes and --no-progress can "
-            "change; give the other options as the run has them, or not at all"
+            + ". Only --total-timesteps, --chunk-size, --eval-episodes, --compile and "
+            "--no-progress can change; give the other options as the run has them, or not at all"
         )
     if args.total_timesteps is not None:
         run.config = dataclasses.replace(run.config, total_timesteps=args.total_timesteps)
@@ -323,6 +332,8 @@ def setup_resume(args: argparse.Namespace) -> Run:
             raise CLIError(f"invalid --total-timesteps: {error}") from None
     if args.chunk_size is not None:
         run.chunk_size = args.chunk_size
+    if getattr(args, "compile", None) is not None:
+        run.compile_mode = _compile_mode(args, run)
     _restore(run, file)
     if run.iterations_done >= run.config.num_iterations:
         run.runner.close()

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from jaxpg.cli.options import EXIT_INTERRUPTED, CLIError, check_count
+from jaxpg.cli.options import EXIT_INTERRUPTED, CLIError, check_count, runs_on_host
 from jaxpg.cli.outputs import (
     make_summary,
     print_summary,
@@ -68,10 +68,11 @@ def _train(run: Run, args: argparse.Namespace, started: float) -> int:
         file=sys.stderr,
     )
     cache = jax.config.jax_compilation_cache_dir
+    mode = "" if runs_on_host(run.env) else f"; programs compile {run.compile_mode} (--compile)"
     print(
-        f"compilation cache: {cache} ({COMPILE_CACHE_VARIABLE}=off turns it off)"
+        f"compilation cache: {cache} ({COMPILE_CACHE_VARIABLE}=off turns it off){mode}"
         if cache
-        else f"compilation cache: off ({COMPILE_CACHE_VARIABLE}=DIR turns it on)",
+        else f"compilation cache: off ({COMPILE_CACHE_VARIABLE}=DIR turns it on){mode}",
         file=sys.stderr,
     )
     new_run = run.state is None
