@@ -115,7 +115,7 @@ def _add_train_parser(subparsers: Any) -> None:
         "--compile",
         choices=COMPILE_MODES,
         help="how XLA compiles a JAX environment's programs: fast (jaxpg.FAST_COMPILE_OPTIONS: "
-        "about half the compile time, programs about 1.2x slower), optimized "
+        "about half the compile time, programs 1.1-1.4x slower), optimized "
         "(jaxpg.COMPILER_OPTIONS), or auto: fast for runs of up to "
         f"{FAST_COMPILE_MAX_STEPS:,} environment steps, all seeds and grid points together "
         "(default: auto; with --resume, the run's own)",
