@@ -314,7 +314,7 @@ def wait(tree: Any) -> Any:
 
 
 def program_identity(
-    config: Any, env_id: str, env_kwargs: dict[str, Any], num_members: int
+    config: Any, env_id: str, env_kwargs: dict[str, Any], num_members: int, compile_mode: str
 ) -> tuple:
     """What fixes a run's programs besides their own sizes: the cache key's common part."""
     return (
@@ -323,6 +323,7 @@ def program_identity(
         env_id,
         json.dumps(env_kwargs, sort_keys=True),
         num_members,
+        compile_mode,
     )
 
 

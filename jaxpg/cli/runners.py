@@ -54,9 +54,10 @@ class JaxRunner:
         self.num_seeds = len(run.seeds)
         self.num_members = len(run.member_seeds)
         self.chunk_size = run.chunk_size
-        self.identity = program_identity(run.config, run.env_id, run.env_kwargs, self.num_members)
+        self.identity = program_identity(
+            run.config, run.env_id, run.env_kwargs, self.num_members, run.compile_mode
+        )
         self.options = compiler_options(run.compile_mode)
-        self.identity = (*self.identity, run.compile_mode)
         if run.sweep is not None:
             self.identity = (*self.identity, "sweep", run.sweep.fields)
 
